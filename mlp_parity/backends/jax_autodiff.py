@@ -59,14 +59,14 @@ def loss_fn(params, x, y, activations: tuple[str, ...], loss: str):
     return LOSSES[loss](apply(params, x, activations), y)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_value_and_grad(activations: tuple[str, ...], loss: str):
     return jax.jit(
         jax.value_and_grad(functools.partial(loss_fn, activations=activations, loss=loss))
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled_logits(activations: tuple[str, ...]):
     return jax.jit(functools.partial(apply, activations=activations))
 
