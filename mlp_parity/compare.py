@@ -1,0 +1,323 @@
+"""Comparing gradients: the one tensor-comparison helper, dtype-aware tolerances, and
+``check_gradients``, which runs several engines on one problem and reports per tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import AUTODIFF, available_backends, get_backend
+from .params import Params, cast_params, check_batch, check_params, params_dtype
+from .spec import MLPSpec, as_spec
+
+#: Largest accepted error relative to the tensor's scale, by the dtype a gradient is given in.
+RTOL = {np.dtype("float64"): 1e-9, np.dtype("float32"): 2e-4}
+#: The finite-difference oracle is an approximation (O(h^4), h = 1e-3): its own tolerance.
+FD_RTOL = 1e-6
+
+
+def rtol_for(dtype: object) -> float:
+    return RTOL.get(np.dtype(dtype), 2e-4)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TensorComparison:
+    """How one gradient tensor ``got`` differs from the reference ``ref``.
+
+    ``max_rel`` is ``max_abs`` divided by the tensor's scale: ``max|ref|``, floored at
+    ``sqrt(eps) * G`` (``G`` the largest reference gradient entry of the whole network) so that
+    tensors whose true gradient is (nearly) zero are judged against round-off of the network's
+    scale instead of 0/0. ``scale`` is the least-squares factor ``s`` minimising
+    ``|got - s*ref|``; ``cosine`` the cosine similarity of the flattened tensors.
+    """
+
+    name: str
+    max_abs: float
+    max_rel: float
+    cosine: float
+    scale: float
+    rtol: float
+    shape_ok: bool = True
+    finite: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.shape_ok and self.finite and self.max_rel <= self.rtol
+
+
+def compare_tensors(
+    name: str,
+    got: np.ndarray,
+    ref: np.ndarray,
+    *,
+    rtol: float,
+    global_scale: float,
+    entries: np.ndarray | None = None,
+) -> TensorComparison:
+    """Compare one tensor; ``entries`` (flat indices) restricts it to a sample of entries, as
+    when finite differences computed only those; NaN entries of ``ref`` are skipped too."""
+    got = np.asarray(got)
+    ref = np.asarray(ref, dtype=np.float64)
+    if got.shape != ref.shape:
+        return TensorComparison(name, np.inf, np.inf, np.nan, np.nan, rtol, shape_ok=False)
+    g = got.astype(np.float64).reshape(-1)
+    r = ref.reshape(-1)
+    if entries is not None:
+        g, r = g[entries], r[entries]
+    mask = ~np.isnan(r)
+    g, r = g[mask], r[mask]
+    if not np.all(np.isfinite(g)):
+        return TensorComparison(name, np.inf, np.inf, np.nan, np.nan, rtol, finite=False)
+    if r.size == 0:
+        return TensorComparison(name, 0.0, 0.0, 1.0, 1.0, rtol)
+    diff = np.abs(g - r)
+    max_abs = float(diff.max())
+    eps = np.finfo(got.dtype if got.dtype.kind == "f" else np.float64).eps
+    floor = max(np.sqrt(eps) * global_scale, np.finfo(np.float64).tiny)
+    scale_t = max(float(np.abs(r).max()), floor)
+    rr = float(r @ r)
+    gg = float(g @ g)
+    cosine = float(g @ r / np.sqrt(gg * rr)) if gg > 0 and rr > 0 else (1.0 if gg == rr else 0.0)
+    scale = float(g @ r / rr) if rr > 0 else np.nan
+    return TensorComparison(name, max_abs, max_abs / scale_t, cosine, scale, rtol)
+
+
+def compare_grads(
+    spec: MLPSpec,
+    got: Params,
+    ref: Params,
+    rtol: float | None = None,
+    entries: dict[str, np.ndarray] | None = None,
+) -> list[TensorComparison]:
+    """Compare every tensor of ``got`` with ``ref`` (names ``W0``, ``b0``, ...); ``entries``
+    restricts each named tensor to those flat indices."""
+    global_scale = max(
+        (float(np.nanmax(np.abs(t))) for pair in ref for t in pair if np.any(~np.isnan(t))),
+        default=0.0,
+    )
+    out = []
+    for i in range(spec.num_layers):
+        for k, kind in enumerate("Wb"):
+            g = got[i][k]
+            tol = rtol if rtol is not None else rtol_for(np.asarray(g).dtype)
+            name = f"{kind}{i}"
+            sample = None if entries is None else entries.get(name)
+            out.append(
+                compare_tensors(
+                    name, g, ref[i][k], rtol=tol, global_scale=global_scale, entries=sample
+                )
+            )
+    return out
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    dtype: str
+    loss: float
+    loss_rel: float
+    tensors: list[TensorComparison]
+    rtol: float
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.loss_rel <= self.rtol and all(t.ok for t in self.tensors)
+
+
+@dataclass
+class GradientReport:
+    """Every backend's gradients against one reference, per tensor."""
+
+    spec: MLPSpec
+    reference: str
+    reference_loss: float
+    batch: int
+    results: list[BackendResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """``(backend, tensor)`` pairs that failed (``"loss"`` for the loss value)."""
+        out = []
+        for r in self.results:
+            if r.loss_rel > r.rtol:
+                out.append((r.backend, "loss"))
+            out.extend((r.backend, t.name) for t in r.tensors if not t.ok)
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": {
+                "sizes": list(self.spec.sizes),
+                "activation": self.spec.activation,
+                "loss": self.spec.loss,
+            },
+            "reference": self.reference,
+            "reference_loss": self.reference_loss,
+            "batch": self.batch,
+            "ok": self.ok,
+            "results": [
+                {
+                    "backend": r.backend,
+                    "dtype": r.dtype,
+                    "loss": r.loss,
+                    "loss_rel": r.loss_rel,
+                    "rtol": r.rtol,
+                    "ok": r.ok,
+                    "note": r.note,
+                    "tensors": [
+                        {
+                            "name": t.name,
+                            "max_abs": t.max_abs,
+                            "max_rel": t.max_rel,
+                            "cosine": t.cosine,
+                            "scale": t.scale,
+                            "ok": t.ok,
+                        }
+                        for t in r.tensors
+                    ],
+                }
+                for r in self.results
+            ],
+        }
+
+    def __str__(self) -> str:
+        head = (
+            f"gradient check: {self.spec}  batch {self.batch}  "
+            f"reference {self.reference} (float64), loss {self.reference_loss:.10g}"
+        )
+        lines = [
+            head,
+            f"{'backend':<18}{'dtype':<9}{'tensor':<8}{'max abs err':>13}"
+            f"{'max rel err':>13}{'tol':>9}  result",
+        ]
+        for r in self.results:
+            lines.append(
+                f"{r.backend:<18}{r.dtype:<9}{'loss':<8}{abs(r.loss - self.reference_loss):>13.3e}"
+                f"{r.loss_rel:>13.3e}{r.rtol:>9.0e}  {'ok' if r.loss_rel <= r.rtol else 'MISMATCH'}"
+            )
+            for t in r.tensors:
+                verdict = (
+                    "ok"
+                    if t.ok
+                    else (
+                        "WRONG SHAPE"
+                        if not t.shape_ok
+                        else "NON-FINITE"
+                        if not t.finite
+                        else "MISMATCH"
+                    )
+                )
+                lines.append(
+                    f"{'':<18}{'':<9}{t.name:<8}{t.max_abs:>13.3e}{t.max_rel:>13.3e}"
+                    f"{t.rtol:>9.0e}  {verdict}"
+                )
+            if r.note:
+                lines.append(f"{'':<18}({r.note})")
+        n_bad = len(self.failures)
+        lines.append(
+            "all backends agree"
+            if self.ok
+            else f"{n_bad} mismatch(es): " + ", ".join(f"{b}:{t}" for b, t in self.failures)
+        )
+        return "\n".join(lines)
+
+
+def default_reference() -> str:
+    avail = available_backends()
+    for name in (*AUTODIFF, "finite_difference"):
+        if name in avail:
+            return name
+    return "finite_difference"  # pragma: no cover
+
+
+def _fd_entries(spec: MLPSpec, max_entries: int, seed: int) -> dict[str, np.ndarray] | None:
+    if spec.num_params <= max_entries:
+        return None
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, (wshape, bshape) in enumerate(spec.shapes()):
+        for kind, shape in (("W", wshape), ("b", bshape)):
+            size = int(np.prod(shape))
+            k = min(size, max(2, int(round(max_entries * size / spec.num_params))))
+            out[f"{kind}{i}"] = np.sort(rng.choice(size, size=k, replace=False))
+    return out
+
+
+def check_gradients(
+    spec: MLPSpec | Sequence[int],
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    backends: Sequence[str] | None = None,
+    *,
+    reference: str | None = None,
+    fd_max_entries: int = 2000,
+    seed: int = 0,
+) -> GradientReport:
+    """Compare every backend's loss and gradients against a float64 reference, per tensor.
+
+    Args:
+        spec, params, x, y: the problem (see :func:`mlp_parity.loss_and_grad`). Each backend
+            computes in the params' dtype; the reference always in float64.
+        backends: engines to check; default every installed one.
+        reference: an autodiff engine (default ``jax``, else ``keras``) or
+            ``finite_difference``.
+        fd_max_entries: above this many parameters, finite differences sample this many
+            entries (spread over all tensors) instead of all of them.
+
+    Returns:
+        A :class:`GradientReport`; ``report.ok`` is False on any mismatch.
+    """
+    spec = as_spec(spec)
+    params = check_params(spec, params)
+    dtype = params_dtype(params)
+    x, y = check_batch(spec, x, y, dtype)
+    if y is None:
+        raise TypeError("y is required")
+    if backends is None:
+        backends = available_backends()
+    if isinstance(backends, str):
+        backends = [b.strip() for b in backends.split(",")]
+    for b in backends:
+        get_backend(b)  # unknown or missing framework: fail before computing anything
+    reference = reference or default_reference()
+    entries = _fd_entries(spec, fd_max_entries, seed)
+
+    p64 = cast_params(params, "float64")
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    ref_mod = get_backend(reference)
+    if reference == "finite_difference":
+        ref_loss, ref_grads = ref_mod.loss_and_grad(spec, p64, x64, y64, entries=entries)
+    else:
+        ref_loss, ref_grads = ref_mod.loss_and_grad(spec, p64, x64, y64)
+
+    report = GradientReport(spec, reference, ref_loss, x.shape[0])
+    for name in backends:
+        mod = get_backend(name)
+        note = ""
+        if name == "finite_difference":
+            loss, grads = mod.loss_and_grad(spec, params, x, y, entries=entries)
+            out_dtype = "float64"
+            if entries is not None:
+                n = sum(len(v) for v in entries.values())
+                note = f"finite differences on {n} sampled entries of {spec.num_params}"
+        else:
+            loss, grads = mod.loss_and_grad(spec, params, x, y)
+            out_dtype = str(dtype)
+        rtol = rtol_for(out_dtype)
+        if name == "finite_difference" or reference == "finite_difference":
+            rtol = max(rtol, FD_RTOL)
+        if name == reference and out_dtype == "float64":
+            note = note or "the reference itself"
+        tensors = compare_grads(spec, grads, ref_grads, rtol=rtol, entries=entries)
+        loss_rel = abs(loss - ref_loss) / max(abs(ref_loss), 1e-12)
+        report.results.append(BackendResult(name, out_dtype, loss, loss_rel, tensors, rtol, note))
+    return report
