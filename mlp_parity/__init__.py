@@ -5,6 +5,7 @@ Importing the package imports numpy only; each framework is imported when first 
 """
 
 from .backends import available_backends, forward, get_backend, loss_and_grad, predict, to_keras
+from .compare import GradientReport, check_gradients
 from .params import init_params, load_params, save_params
 from .spec import ACTIVATIONS, LOSSES, MLPSpec
 
@@ -13,7 +14,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "GradientReport",
     "MLPSpec",
+    "check_gradients",
     "available_backends",
     "forward",
     "get_backend",

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from mlp_parity import MLPSpec, init_params, load_params, save_params
+from mlp_parity.params import check_batch, check_params
+
+
+def test_init_params_layout_dtype_and_determinism():
+    spec = MLPSpec((784, 128, 128, 10))
+    p = init_params(spec, seed=3)
+    assert [(W.shape, b.shape) for W, b in p] == spec.shapes()
+    assert all(W.dtype == np.float64 for W, _ in p)
+    q = init_params(spec, seed=3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(p, q))
+    assert not np.array_equal(init_params(spec, seed=4)[0][0], p[0][0])
+    assert init_params(spec, dtype="float32")[0][0].dtype == np.float32
+    assert all(not b.any() for _, b in p)
+
+
+def test_init_scheme_glorot_vs_he():
+    sig = init_params(MLPSpec((400, 100, 10), "sigmoid"), seed=0)[0][0]
+    relu = init_params(MLPSpec((400, 100, 10), "relu"), seed=0)[0][0]
+    assert np.abs(sig).max() <= np.sqrt(6 / 500) and np.abs(sig).max() > 0.9 * np.sqrt(6 / 500)
+    assert np.abs(relu).max() <= np.sqrt(6 / 400) and np.abs(relu).max() > 0.9 * np.sqrt(6 / 400)
+
+
+def test_init_rejects_bad_dtype():
+    with pytest.raises(ValueError, match="dtype"):
+        init_params(MLPSpec((2, 2)), dtype="int32")
+
+
+@pytest.mark.parametrize(
+    "mutate, err, words",
+    [
+        (lambda p: p[:1], ValueError, "needs 2"),
+        (lambda p: [(p[0][0].T, p[0][1]), p[1]], ValueError, r"W0 has shape \(3, 4\)"),
+        (lambda p: [p[0], (p[1][0], p[1][1][:1])], ValueError, "b1 has shape"),
+        (lambda p: [p[0], (p[1][0].astype(np.float32), p[1][1])], TypeError, "mixes dtypes"),
+        (lambda p: [(p[0][0].astype(int), p[0][1]), p[1]], TypeError, "float32 or float64"),
+        (lambda p: [(np.full_like(p[0][0], np.nan), p[0][1]), p[1]], ValueError, "NaN"),
+        (lambda p: "W0", TypeError, "list"),
+        (lambda p: [p[0][0], p[1]], TypeError, "pair"),
+    ],
+)
+def test_check_params_names_the_problem(mutate, err, words):
+    spec = MLPSpec((4, 3, 2))
+    with pytest.raises(err, match=words):
+        check_params(spec, mutate(init_params(spec)))
+
+
+@pytest.mark.parametrize(
+    "x, y, err, words",
+    [
+        (np.zeros((2, 5)), np.zeros((2, 2)), ValueError, r"x must have shape \(batch, 4\)"),
+        (np.zeros(4), np.zeros((1, 2)), ValueError, "x must have shape"),
+        (np.zeros((0, 4)), np.zeros((0, 2)), ValueError, "batch >= 1"),
+        (np.full((2, 4), np.inf), np.zeros((2, 2)), ValueError, "x contains NaN or inf"),
+        (np.zeros((2, 4)), np.zeros((3, 2)), ValueError, "y must have shape"),
+        (np.zeros((2, 4)), np.array([0, 2]), ValueError, r"labels y must lie in \[0, 2\)"),
+        (np.zeros((2, 4)), np.array([0, 1, 1]), ValueError, "3 labels but x has 2"),
+        (np.zeros((2, 4)), np.full((2, 2), np.nan), ValueError, "y contains NaN"),
+        (np.array([["a"] * 4]), np.zeros((1, 2)), TypeError, "numeric"),
+    ],
+)
+def test_check_batch_names_the_problem(x, y, err, words):
+    with pytest.raises(err, match=words):
+        check_batch(MLPSpec((4, 3, 2)), x, y, np.dtype("float64"))
+
+
+def test_integer_labels_become_one_hot():
+    _, y = check_batch(MLPSpec((4, 3)), np.zeros((3, 4)), np.array([2, 0, 1]), np.dtype("f8"))
+    assert y.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+
+
+def test_sigmoid_ce_targets_must_be_probabilities():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        check_batch(
+            MLPSpec((2, 2), loss="sigmoid_cross_entropy"),
+            np.zeros((1, 2)),
+            np.array([[2.0, 0.0]]),
+            np.dtype("f8"),
+        )
+
+
+def test_save_load_round_trip(tmp_path):
+    spec = MLPSpec((5, 4, 3), ("tanh",), "mse")
+    p = init_params(spec, seed=1, dtype="float32")
+    path = save_params(tmp_path / "m.npz", spec, p)
+    spec2, p2 = load_params(path)
+    assert spec2 == spec
+    assert all(
+        np.array_equal(a, b) and a.dtype == b.dtype for x, y in zip(p, p2) for a, b in zip(x, y)
+    )
+    with np.load(path) as z:
+        assert set(z.files) == {"W0", "b0", "W1", "b1", "sizes", "activation", "loss"}
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_load_rejects_bad_files(tmp_path):
+    with pytest.raises(ValueError, match="no such file"):
+        load_params(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bad.npz"):
+        load_params(bad)
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, W0=np.zeros((2, 2)), sizes=np.array([2, 2]), activation="relu", loss="mse")
+    with pytest.raises(ValueError, match="b0 is missing"):
+        load_params(partial)
+
+
+def test_save_to_unwritable_place_leaves_nothing(tmp_path):
+    spec = MLPSpec((2, 2))
+    with pytest.raises(ValueError, match="does not exist"):
+        save_params(tmp_path / "nope" / "m.npz", spec, init_params(spec))
+    assert list(tmp_path.iterdir()) == []
