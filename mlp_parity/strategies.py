@@ -17,6 +17,7 @@ overflow a naive softmax, tiny values). Recipes shrink to seed 0 and ordinary ma
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -38,6 +39,22 @@ MAGNITUDES = (1.0, 0.1, 3.0, 30.0, 1e-3)
 LARGE_MAGNITUDES = (300.0,)
 #: Fractions of entries set exactly to zero; 1.0 makes whole arrays zero (e.g. b = 0).
 ZERO_FRACTIONS = (0.0, 0.5, 1.0)
+
+
+# Strategy objects are built once and reused: Hypothesis validates every new one on its first
+# draw, which cost more than the drawing itself when composites built them per example.
+_SEEDS = st.integers(0, 2**32 - 1)
+_BOOLEANS = st.booleans()
+
+
+@functools.lru_cache(maxsize=256)
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.integers(lo, hi)
+
+
+@functools.lru_cache(maxsize=256)
+def _sampled(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
 
 
 class Problem(NamedTuple):
@@ -79,9 +96,9 @@ def sizes(
 ) -> tuple[int, ...]:
     """Layer widths; depth = number of weight layers (1 = no hidden layer). One time in three
     the widths are all equal, so weight matrices are square."""
-    depth = draw(st.integers(min_depth, max_depth))
-    width = st.integers(min_width, max_width)
-    if draw(st.integers(0, 2)) == 2:
+    depth = draw(_integers(min_depth, max_depth))
+    width = _integers(min_width, max_width)
+    if draw(_integers(0, 2)) == 2:
         w = draw(width)
         widths = [w] * (depth + 1)
     else:
@@ -133,14 +150,19 @@ def arrays(
     """A float array of ``shape``: ``magnitude * N(0, 1)`` from a drawn seed, with a drawn
     fraction of entries exactly zero."""
     dt = as_float_dtype(dtype)
-    seed = draw(st.integers(0, 2**32 - 1))
-    magnitude = draw(st.sampled_from(list(magnitudes)))
-    zeros = draw(st.sampled_from(list(zero_fractions)))
+    seed = draw(_SEEDS)
+    magnitude = draw(_sampled(tuple(magnitudes)))
+    zeros = draw(_sampled(tuple(zero_fractions)))
     rng = np.random.default_rng(seed)
     a = magnitude * rng.standard_normal(shape)
     if zeros:
         a[rng.random(shape) < zeros] = 0.0
     return a.astype(dt)
+
+
+@functools.lru_cache(maxsize=1024)
+def _arrays(shape: tuple[int, ...], dtype: str, magnitudes: tuple, zeros: tuple):
+    return arrays(shape, dtype=dtype, magnitudes=magnitudes, zero_fractions=zeros)
 
 
 @st.composite
@@ -156,9 +178,9 @@ def params_for(
     mags = (1.0, 0.3, 3.0) if not large else (1.0, 0.3, 3.0, 10.0)
     out: Params = []
     for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):
-        W = draw(arrays((fan_in, fan_out), dtype=dtype, magnitudes=mags, zero_fractions=(0.0, 0.5)))
+        W = draw(_arrays((fan_in, fan_out), dtype, mags, (0.0, 0.5)))
         W = (W / np.sqrt(fan_in)).astype(W.dtype)
-        b = draw(arrays((fan_out,), dtype=dtype, magnitudes=(1.0, 0.1), zero_fractions=(1.0, 0.0)))
+        b = draw(_arrays((fan_out,), dtype, (1.0, 0.1), (1.0, 0.0)))
         out.append((W, b))
     return out
 
@@ -169,15 +191,20 @@ def targets_for(draw, spec: MLPSpec, batch: int, *, dtype: str = "float64") -> n
     values in [0, 1] (hard 0/1 or soft) for sigmoid cross-entropy, reals for mse."""
     dt = as_float_dtype(dtype)
     n = spec.sizes[-1]
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rng = np.random.default_rng(draw(_SEEDS))
     if spec.loss == "softmax_cross_entropy":
         y = np.eye(n)[rng.integers(0, n, batch)]
     elif spec.loss == "sigmoid_cross_entropy":
-        hard = draw(st.booleans())
+        hard = draw(_BOOLEANS)
         y = rng.integers(0, 2, (batch, n)) if hard else rng.random((batch, n))
     else:
-        y = draw(st.sampled_from([1.0, 10.0, 0.0])) * rng.standard_normal((batch, n))
+        y = draw(_sampled((1.0, 10.0, 0.0))) * rng.standard_normal((batch, n))
     return np.asarray(y, dtype=dt)
+
+
+@functools.lru_cache(maxsize=1024)
+def _targets(spec: MLPSpec, batch: int, dtype: str):
+    return targets_for(spec, batch, dtype=dtype)
 
 
 @st.composite
@@ -191,10 +218,10 @@ def batches_for(
     large: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` for ``spec``: x (batch, in) with zeros and (if ``large``) large magnitudes."""
-    batch = draw(st.integers(min_batch, max_batch))
+    batch = draw(_integers(min_batch, max_batch))
     mags = MAGNITUDES + LARGE_MAGNITUDES if large else (1.0, 0.1, 3.0, 1e-3)
-    x = draw(arrays((batch, spec.sizes[0]), dtype=dtype, magnitudes=mags))
-    return x, draw(targets_for(spec, batch, dtype=dtype))
+    x = draw(_arrays((batch, spec.sizes[0]), dtype, mags, ZERO_FRACTIONS))
+    return x, draw(_targets(spec, batch, dtype))
 
 
 @st.composite
@@ -212,8 +239,16 @@ def problems(
     (``min_depth``, ``max_width``, ``activation``, ``loss``, ...) go to :func:`specs`."""
     if spec is None:
         spec = draw(specs(**spec_kwargs))
-    params = draw(params_for(spec, dtype=dtype, large=large))
-    x, y = draw(
-        batches_for(spec, min_batch=min_batch, max_batch=max_batch, dtype=dtype, large=large)
-    )
+    params = draw(_params_for(spec, dtype, large))
+    x, y = draw(_batches_for(spec, min_batch, max_batch, dtype, large))
     return Problem(spec, params, x, y)
+
+
+@functools.lru_cache(maxsize=1024)
+def _params_for(spec: MLPSpec, dtype: str, large: bool):
+    return params_for(spec, dtype=dtype, large=large)
+
+
+@functools.lru_cache(maxsize=1024)
+def _batches_for(spec: MLPSpec, min_batch: int, max_batch: int, dtype: str, large: bool):
+    return batches_for(spec, min_batch=min_batch, max_batch=max_batch, dtype=dtype, large=large)
