@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_check)
+
+    from .jobs import register  # train, compare, tutorial (bodies in jobs.py)
+
+    register(sub, _add_spec_args)
     return parser
 
 
