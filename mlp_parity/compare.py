@@ -15,6 +15,11 @@ from .spec import MLPSpec, as_spec
 
 #: Largest accepted error relative to the tensor's scale, by the dtype a gradient is given in.
 RTOL = {np.dtype("float64"): 1e-9, np.dtype("float32"): 2e-4}
+#: A tensor's scale is floored at this fraction of the network's largest gradient entry G:
+#: round-off of a saturated activation's derivative (1 - tanh(z)^2 near 1) is absolute, about
+#: eps * G times the input's magnitude, so a tensor whose true gradient is that small can only
+#: be judged against G. In float64 this still resolves errors of 1e-12 G.
+SCALE_FLOOR = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1e-2}
 #: The finite-difference oracle is an approximation (O(h^4), h = 1e-3): its own tolerance.
 FD_RTOL = 1e-6
 
@@ -28,9 +33,9 @@ class TensorComparison:
     """How one gradient tensor ``got`` differs from the reference ``ref``.
 
     ``max_rel`` is ``max_abs`` divided by the tensor's scale: ``max|ref|``, floored at
-    ``sqrt(eps) * G`` (``G`` the largest reference gradient entry of the whole network) so that
-    tensors whose true gradient is (nearly) zero are judged against round-off of the network's
-    scale instead of 0/0. ``scale`` is the least-squares factor ``s`` minimising
+    ``SCALE_FLOOR[dtype] * G`` (``G`` the largest reference gradient entry of the whole network)
+    so that tensors whose true gradient is (nearly) zero are judged against round-off of the
+    network's scale instead of 0/0. ``scale`` is the least-squares factor ``s`` minimising
     ``|got - s*ref|``; ``cosine`` the cosine similarity of the flattened tensors.
     """
 
@@ -48,6 +53,40 @@ class TensorComparison:
         return self.shape_ok and self.finite and self.max_rel <= self.rtol
 
 
+def magnitude_bounds(spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray) -> Params:
+    """Per entry, the size of the terms that sum to each gradient entry: backprop run on
+    absolute values, with every activation derivative replaced by its bound 1.
+
+    A gradient entry is a sum of products; round-off is relative to those products, not to the
+    (possibly tiny, cancelled or saturated) result. E.g. sigmoid(31) - 1 = -3.4e-14 comes with an
+    absolute error of eps, and 1 - tanh(z)^2 near saturation likewise. Errors measured against
+    these bounds are round-off-aware relative errors: 1e-9 of the bound is a million times
+    float64 round-off, yet every real bug (a wrong factor, derivative, sign or term) shows up at
+    order 1. The output delta's bound is ``(|p| + |y|)`` scaled as the loss averages.
+    """
+    from .backends.numpy_backprop import forward
+
+    p64 = cast_params(params, "float64")
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    inputs, zs = forward(spec, p64, x)
+    z = zs[-1]
+    if spec.loss == "softmax_cross_entropy":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        d = e / e.sum(axis=1, keepdims=True) * np.abs(y.sum(axis=1, keepdims=True)) + np.abs(y)
+        d /= z.shape[0]
+    elif spec.loss == "sigmoid_cross_entropy":
+        d = (0.5 * (1.0 + np.tanh(0.5 * z)) + np.abs(y)) / z.size
+    else:
+        d = 2.0 * (np.abs(z) + np.abs(y)) / z.size
+    out: Params = []
+    for layer in range(len(p64) - 1, -1, -1):
+        out.append((np.abs(inputs[layer]).T @ d, d.sum(axis=0)))
+        d = d @ np.abs(p64[layer][0]).T
+    out.reverse()
+    return out
+
+
 def compare_tensors(
     name: str,
     got: np.ndarray,
@@ -56,33 +95,49 @@ def compare_tensors(
     rtol: float,
     global_scale: float,
     entries: np.ndarray | None = None,
+    bound: np.ndarray | None = None,
 ) -> TensorComparison:
     """Compare one tensor; ``entries`` (flat indices) restricts it to a sample of entries, as
-    when finite differences computed only those; NaN entries of ``ref`` are skipped too."""
+    when finite differences computed only those; NaN entries of ``ref`` are skipped too.
+    With ``bound`` (from :func:`magnitude_bounds`) the relative error of each entry is taken
+    against it (never less than the tensor's own scale)."""
     got = np.asarray(got)
     ref = np.asarray(ref, dtype=np.float64)
     if got.shape != ref.shape:
         return TensorComparison(name, np.inf, np.inf, np.nan, np.nan, rtol, shape_ok=False)
     g = got.astype(np.float64).reshape(-1)
     r = ref.reshape(-1)
+    bd = None if bound is None else np.asarray(bound, np.float64).reshape(-1)
     if entries is not None:
         g, r = g[entries], r[entries]
+        bd = None if bd is None else bd[entries]
     mask = ~np.isnan(r)
     g, r = g[mask], r[mask]
+    bd = None if bd is None else bd[mask]
     if not np.all(np.isfinite(g)):
         return TensorComparison(name, np.inf, np.inf, np.nan, np.nan, rtol, finite=False)
     if r.size == 0:
         return TensorComparison(name, 0.0, 0.0, 1.0, 1.0, rtol)
     diff = np.abs(g - r)
     max_abs = float(diff.max())
-    eps = np.finfo(got.dtype if got.dtype.kind == "f" else np.float64).eps
-    floor = max(np.sqrt(eps) * global_scale, np.finfo(np.float64).tiny)
+    dt = got.dtype if got.dtype in SCALE_FLOOR else np.dtype("float64")
+    floor = max(SCALE_FLOOR[dt] * global_scale, np.finfo(np.float64).tiny)
     scale_t = max(float(np.abs(r).max()), floor)
-    rr = float(r @ r)
-    gg = float(g @ g)
-    cosine = float(g @ r / np.sqrt(gg * rr)) if gg > 0 and rr > 0 else (1.0 if gg == rr else 0.0)
-    scale = float(g @ r / rr) if rr > 0 else np.nan
-    return TensorComparison(name, max_abs, max_abs / scale_t, cosine, scale, rtol)
+    if bd is not None:
+        max_rel = float((diff / np.maximum(bd, scale_t)).max())
+    else:
+        max_rel = max_abs / scale_t
+    # Normalise before any dot product: no overflow for gradients near 1e200.
+    gm, rm = float(np.abs(g).max()), float(np.abs(r).max())
+    gn = gm * float(np.linalg.norm(g / gm)) if gm > 0 else 0.0
+    rn = rm * float(np.linalg.norm(r / rm)) if rm > 0 else 0.0
+    if gn > 0 and rn > 0:
+        cosine = float((g / gn) @ (r / rn))
+        scale = cosine * gn / rn
+    else:
+        cosine = 1.0 if gn == rn else 0.0
+        scale = np.nan if rn == 0 else 0.0
+    return TensorComparison(name, max_abs, max_rel, cosine, scale, rtol)
 
 
 def compare_grads(
@@ -91,13 +146,17 @@ def compare_grads(
     ref: Params,
     rtol: float | None = None,
     entries: dict[str, np.ndarray] | None = None,
+    bounds: Params | None = None,
 ) -> list[TensorComparison]:
     """Compare every tensor of ``got`` with ``ref`` (names ``W0``, ``b0``, ...); ``entries``
-    restricts each named tensor to those flat indices."""
+    restricts each named tensor to those flat indices; ``bounds`` (from
+    :func:`magnitude_bounds`) makes the relative errors round-off-aware."""
     global_scale = max(
         (float(np.nanmax(np.abs(t))) for pair in ref for t in pair if np.any(~np.isnan(t))),
         default=0.0,
     )
+    if bounds is not None:  # the network's scale is that of its terms, not of its sums
+        global_scale = max(global_scale, max(float(np.max(t)) for pair in bounds for t in pair))
     out = []
     for i in range(spec.num_layers):
         for k, kind in enumerate("Wb"):
@@ -107,7 +166,13 @@ def compare_grads(
             sample = None if entries is None else entries.get(name)
             out.append(
                 compare_tensors(
-                    name, g, ref[i][k], rtol=tol, global_scale=global_scale, entries=sample
+                    name,
+                    g,
+                    ref[i][k],
+                    rtol=tol,
+                    global_scale=global_scale,
+                    entries=sample,
+                    bound=None if bounds is None else bounds[i][k],
                 )
             )
     return out
@@ -299,6 +364,7 @@ def check_gradients(
     else:
         ref_loss, ref_grads = ref_mod.loss_and_grad(spec, p64, x64, y64)
 
+    bounds = magnitude_bounds(spec, p64, x64, y64)
     report = GradientReport(spec, reference, ref_loss, x.shape[0])
     for name in backends:
         mod = get_backend(name)
@@ -317,7 +383,7 @@ def check_gradients(
             rtol = max(rtol, FD_RTOL)
         if name == reference and out_dtype == "float64":
             note = note or "the reference itself"
-        tensors = compare_grads(spec, grads, ref_grads, rtol=rtol, entries=entries)
+        tensors = compare_grads(spec, grads, ref_grads, rtol=rtol, entries=entries, bounds=bounds)
         loss_rel = abs(loss - ref_loss) / max(abs(ref_loss), 1e-12)
         report.results.append(BackendResult(name, out_dtype, loss, loss_rel, tensors, rtol, note))
     return report

@@ -81,7 +81,9 @@ def _sigmoid_ce(z: np.ndarray, y: np.ndarray) -> float:
 
 
 def _sigmoid_ce_grad(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (_sigmoid(z) - y) / z.size
+    # sigmoid(z) - y, written as (1-y) sigmoid(z) - y sigmoid(-z): no cancellation when the
+    # output saturates (sigmoid(31) - 1 would keep only two digits).
+    return ((1.0 - y) * _sigmoid(z) - y * _sigmoid(-z)) / z.size
 
 
 def _mse(z: np.ndarray, y: np.ndarray) -> float:

@@ -71,9 +71,14 @@ def loss_and_grad(
             g = np.full(t.shape, np.nan) if entries is not None else np.empty(t.shape)
             idx = np.arange(t.size) if entries is None else entries.get(f"{kind}{layer}", [])
             flat = t.reshape(-1)
+            # W[i, j] enters the loss through a[:, i] * W[i, j]: scale its step down by the
+            # size of that input, so that the step moves the pre-activation by about STEP.
+            reach = np.abs(inputs[layer]).max(axis=0) if kind == "W" else None
             for k in idx:
                 orig = flat[k]
                 h = STEP * max(1.0, abs(orig))
+                if reach is not None:
+                    h /= max(1.0, reach[k // t.shape[1]])
 
                 def diff(step: float, flat=flat, k=k, orig=orig, layer=layer) -> float:
                     flat[k] = orig + step
