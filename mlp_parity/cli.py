@@ -81,6 +81,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import tempfile
+
+    from . import bench
+
+    kw = dict(
+        sizes=args.sizes,
+        batch_size=args.batch_size,
+        n=args.samples,
+        epochs=args.epochs,
+        batch_sizes=[int(b) for b in args.batch_sizes.split(",") if b],
+        check_examples=args.check_examples,
+    )
+    if args.quick:
+        kw.update(n=2048, batch_sizes=[32, 128], check_examples=min(args.check_examples, 20))
+        kw["scaling_n"] = 1024
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ValueError(f"--json {args.json}: folder {folder} is not writable")
+    result = bench.run(args.backends.split(","), log=lambda m: print(m, file=sys.stderr), **kw)
+    print(bench.format_table(result))
+    if args.json:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.json)), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlp-parity",
@@ -111,6 +143,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bench", help="training throughput against this machine's matmul peak")
+    p.add_argument("--backends", default="numpy,jax,keras", help="comma-separated backends")
+    p.add_argument("--sizes", type=_sizes, default=_sizes("784,128,128,10"))
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--samples", type=int, default=60_000, help="samples per epoch (60,000)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs; the first is left out")
+    p.add_argument(
+        "--batch-sizes",
+        default="16,32,64,128,256,512",
+        help="batch sizes for the scaling table ('' to skip)",
+    )
+    p.add_argument(
+        "--check-examples",
+        type=int,
+        default=200,
+        help="examples for the check_backprop rate (0 to skip)",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    p.add_argument("--json", default=None, help="also write every number to this JSON file")
+    p.set_defaults(func=cmd_bench)
 
     from .jobs import register  # train, compare, tutorial (bodies in jobs.py)
 

@@ -1,0 +1,207 @@
+"""Throughput against this machine's own peak, measured in one process.
+
+Peak: float32 matrix multiply GFLOP/s of the BLAS numpy uses (large square matmuls, best of a
+few). A training step costs about 6 FLOPs per parameter per sample (forward 2, backward 4), so
+``peak samples/s = GFLOP/s * 1e9 / (6 * parameters)``, and each backend's training throughput is
+reported as a fraction of that. Also measured: the tutorial's per-sample loop (the baseline),
+``check_backprop`` examples/s on a correct implementation, and throughput against batch size.
+Speed is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .spec import MLPSpec
+
+DEFAULT_SIZES = (784, 128, 128, 10)
+
+
+def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an ``n x n @ n x n`` matmul in numpy (its BLAS, all cores)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n)).astype(dtype)
+    b = rng.random((n, n)).astype(dtype)
+    a @ b  # warm up threads and caches
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of real digits (the shipped sample, tiled) when the input is 784 wide."""
+    if spec.sizes[0] == 784 and spec.sizes[-1] == 10:
+        from .data import load_dataset
+
+        ds = load_dataset("mnist-sample", dtype=dtype, progress=False)
+        reps = -(-n // len(ds.x_train))
+        return np.tile(ds.x_train, (reps, 1))[:n], np.tile(ds.y_train, reps)[:n]
+    rng = np.random.default_rng(0)
+    return rng.random((n, spec.sizes[0])).astype(dtype), rng.integers(0, spec.sizes[-1], n)
+
+
+def training_throughput(
+    backend: str,
+    *,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    batch_size: int = 128,
+    n: int = 60_000,
+    epochs: int = 2,
+    dtype: str = "float32",
+) -> float:
+    """Steady-state samples/s of :func:`mlp_parity.train.train` (the first epoch, which
+    compiles or traces, is left out when ``epochs >= 2``)."""
+    from .params import init_params
+    from .train import train
+
+    spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
+    x, y = _data(n, spec, dtype)
+    result = train(
+        spec,
+        init_params(spec, dtype=dtype),
+        x,
+        y,
+        backend=backend,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=0.01,
+        momentum=0.9,
+    )
+    return result.samples_per_second
+
+
+def tutorial_loop_throughput(n: int = 2000, batch_size: int = 128) -> float:
+    """Samples/s of the tutorial's own per-sample backprop loop (with SGD updates), the
+    baseline this project started from."""
+    from .examples import tutorial
+    from .params import init_params
+
+    spec = MLPSpec(tutorial.SIZES, tutorial.ACTIVATION, tutorial.LOSS)
+    params = init_params(spec, dtype="float64")
+    x, y = _data(n, spec, "float64")
+    onehot = np.eye(10)[y]
+    t = time.perf_counter()
+    for i in range(0, n, batch_size):
+        grads = tutorial.original_backprop(
+            params, x[i : i + batch_size], onehot[i : i + batch_size]
+        )
+        params = [(W - 0.01 * gW, b - 0.01 * gb) for (W, b), (gW, gb) in zip(params, grads)]
+    return n / (time.perf_counter() - t)
+
+
+def check_rate(max_examples: int = 200) -> float:
+    """``check_backprop`` examples/s on a correct implementation (after one warm-up run that
+    fills the compile caches)."""
+    from .debug import check_backprop
+    from .examples.tutorial import corrected_backprop_vectorized as fn
+
+    kw = dict(activation="sigmoid", loss="sigmoid_cross_entropy", seed=0)
+    check_backprop(fn, max_examples=max_examples, **kw)
+    t = time.perf_counter()
+    report = check_backprop(fn, max_examples=max_examples, **kw)
+    if not report.ok:  # pragma: no cover - would be a bug in the checker
+        raise RuntimeError(f"check_backprop flagged a correct implementation:\n{report}")
+    return report.examples_run / (time.perf_counter() - t)
+
+
+def jax_device() -> str:
+    try:
+        from .backends import get_backend
+
+        return get_backend("jax").device()
+    except ImportError:
+        return "not installed"
+
+
+def run(
+    backends: Sequence[str] = ("numpy", "jax", "keras"),
+    *,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    batch_size: int = 128,
+    n: int = 60_000,
+    epochs: int = 2,
+    batch_sizes: Sequence[int] = (16, 32, 64, 128, 256, 512),
+    scaling_n: int = 20_000,
+    check_examples: int = 200,
+    log=print,
+) -> dict[str, Any]:
+    """Every measurement; returns a JSON-ready dict. ``log`` receives progress lines."""
+    from .backends import available_backends
+
+    spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
+    installed = available_backends()
+    backends = [b for b in backends if b in installed]
+    log("measuring float32 matmul peak ...")
+    peak = matmul_peak("float32")
+    peak_sps = peak * 1e9 / (6 * spec.num_params)
+    out: dict[str, Any] = {
+        "sizes": list(spec.sizes),
+        "parameters": spec.num_params,
+        "dtype": "float32",
+        "batch_size": batch_size,
+        "samples_per_epoch": n,
+        "epochs": epochs,
+        "matmul_peak_gflops": peak,
+        "peak_samples_per_s": peak_sps,
+        "jax_device": jax_device(),
+        "training": {},
+        "batch_scaling": {},
+    }
+    for b in backends:
+        log(f"training throughput: {b} ...")
+        sps = training_throughput(b, sizes=sizes, batch_size=batch_size, n=n, epochs=epochs)
+        out["training"][b] = {"samples_per_s": sps, "fraction_of_peak": sps / peak_sps}
+    log("tutorial per-sample loop ...")
+    sps = tutorial_loop_throughput()
+    out["tutorial_loop"] = {"samples_per_s": sps, "fraction_of_peak": sps / peak_sps}
+    for b in backends:
+        log(f"batch scaling: {b} ...")
+        out["batch_scaling"][b] = {
+            str(bs): training_throughput(b, sizes=sizes, batch_size=bs, n=scaling_n, epochs=2)
+            / peak_sps
+            for bs in batch_sizes
+        }
+    if check_examples:
+        log("check_backprop rate ...")
+        try:
+            out["check_backprop_examples_per_s"] = check_rate(check_examples)
+        except ImportError as e:
+            out["check_backprop_examples_per_s"] = None
+            log(f"  skipped: {e}")
+    return out
+
+
+def format_table(r: dict[str, Any]) -> str:
+    lines = [
+        f"network {'-'.join(map(str, r['sizes']))} ({r['parameters']:,} parameters), float32, "
+        f"batch {r['batch_size']}, {r['samples_per_epoch']:,} samples/epoch",
+        f"float32 matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s -> "
+        f"peak {r['peak_samples_per_s']:,.0f} samples/s (6 FLOPs/parameter/sample)",
+        f"JAX device: {r['jax_device']}",
+        "",
+        f"{'backend':<16}{'samples/s':>12}{'of peak':>10}",
+    ]
+    for b, v in r["training"].items():
+        lines.append(f"{b:<16}{v['samples_per_s']:>12,.0f}{v['fraction_of_peak']:>10.2f}")
+    t = r["tutorial_loop"]
+    lines.append(f"{'tutorial loop':<16}{t['samples_per_s']:>12,.0f}{t['fraction_of_peak']:>10.3f}")
+    if r.get("batch_scaling"):
+        sizes = list(next(iter(r["batch_scaling"].values())))
+        lines += [
+            "",
+            "fraction of peak by batch size",
+            f"{'backend':<16}" + "".join(f"{s:>8}" for s in sizes),
+        ]
+        for b, row in r["batch_scaling"].items():
+            lines.append(f"{b:<16}" + "".join(f"{row[s]:>8.2f}" for s in sizes))
+    rate = r.get("check_backprop_examples_per_s")
+    if rate is not None:
+        lines += ["", f"check_backprop on a correct backprop: {rate:,.0f} examples/s"]
+    return "\n".join(lines)

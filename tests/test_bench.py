@@ -1,0 +1,65 @@
+"""The benchmark harness runs and reports ratios; speed itself is never asserted here.
+``pytest tests/test_bench.py --benchmark-enable`` times the steps with pytest-benchmark."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import requires_jax
+
+import mlp_parity as mp
+from mlp_parity import bench
+from mlp_parity.cli import main
+
+
+def test_matmul_peak_is_a_positive_rate():
+    assert bench.matmul_peak(n=256, repeats=2) > 0
+
+
+def test_bench_command_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = main(
+        [
+            "bench",
+            "--quick",
+            "--backends",
+            "numpy",
+            "--samples",
+            "512",
+            "--batch-sizes",
+            "64",
+            "--check-examples",
+            "0",
+            "--json",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    r = json.loads(out.read_text())
+    assert r["parameters"] == 118_282 and r["peak_samples_per_s"] > 0
+    assert set(r["training"]) == {"numpy"}
+    assert 0 < r["training"]["numpy"]["fraction_of_peak"]
+    assert set(r["batch_scaling"]["numpy"]) == {"64"}
+    text = capsys.readouterr().out
+    assert "of peak" in text and "tutorial loop" in text
+
+
+def test_bench_json_to_unwritable_folder_fails_before_measuring(tmp_path, capsys):
+    rc = main(["bench", "--quick", "--json", str(tmp_path / "nope" / "b.json")])
+    assert rc == 2 and "not writable" in capsys.readouterr().err
+
+
+def _step_problem(dtype="float32"):
+    spec = mp.MLPSpec((784, 128, 128, 10), "relu", "softmax_cross_entropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((128, 784)).astype(dtype)
+    y = rng.integers(0, 10, 128)
+    return spec, mp.init_params(spec, dtype=dtype), x, y
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("jax", marks=requires_jax)])
+def test_benchmark_gradient_step(benchmark, backend):
+    spec, params, x, y = _step_problem()
+    mp.loss_and_grad(spec, params, x, y, backend=backend)  # compile outside the timing
+    loss, grads = benchmark(mp.loss_and_grad, spec, params, x, y, backend=backend)
+    assert np.isfinite(loss) and grads[0][0].dtype == np.float32
