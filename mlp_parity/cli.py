@@ -93,12 +93,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         n=args.samples,
         epochs=args.epochs,
-        batch_sizes=[int(b) for b in args.batch_sizes.split(",") if b],
         check_examples=args.check_examples,
     )
-    if args.quick:
-        kw.update(n=2048, batch_sizes=[32, 128], check_examples=min(args.check_examples, 20))
-        kw["scaling_n"] = 1024
+    batch_sizes = args.batch_sizes
+    if args.quick:  # a smoke test: small data, two batch sizes, few examples
+        kw.update(n=min(args.samples, 2048), scaling_n=1024)
+        kw["check_examples"] = min(args.check_examples, 20)
+        batch_sizes = "32,128" if batch_sizes is None else batch_sizes
+    batch_sizes = "16,32,64,128,256,512" if batch_sizes is None else batch_sizes
+    kw["batch_sizes"] = [int(b) for b in batch_sizes.split(",") if b]
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -152,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=2, help="epochs; the first is left out")
     p.add_argument(
         "--batch-sizes",
-        default="16,32,64,128,256,512",
-        help="batch sizes for the scaling table ('' to skip)",
+        default=None,
+        help="batch sizes for the scaling table (default 16,32,64,128,256,512; '' to skip)",
     )
     p.add_argument(
         "--check-examples",
