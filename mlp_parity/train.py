@@ -28,6 +28,7 @@ import functools
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 TRAIN_BACKENDS = ("numpy", "jax", "keras")
+KERAS_STEPS_PER_EXECUTION = 32
 #: A gradient function for ``train(..., grad_fn=)``: ``grad_fn(params, x, y) -> grads``, with
 #: ``x`` (batch, in), ``y`` float targets (batch, out), grads shaped like ``params``.
 GradFn = Callable[[Params, np.ndarray, np.ndarray], Params]
@@ -642,6 +644,9 @@ class _KerasRunner(_Runner):
             optimizer=optimizer,
             loss=kt.keras_loss(spec, dtype),
             metrics=[self.loss_sum, self.correct],
+            # Run the steps of a graph-mode while loop, not one Python call each (same steps,
+            # same order; ~3x faster on CPU). Progress is then reported every 32 steps.
+            steps_per_execution=KERAS_STEPS_PER_EXECUTION,
         )
         self.X = tf.constant(x)
         self.Y = tf.constant(y)
@@ -656,12 +661,14 @@ class _KerasRunner(_Runner):
             .prefetch(2)
         )
         callbacks = [] if on_step is None else [_keras_step_callback(self.keras, on_step)]
-        self.model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+        with warnings.catch_warnings():  # Keras' own log conversion, harmless (Keras 3.15)
+            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+            self.model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
         return float(self.loss_sum.total.numpy()), int(round(float(self.correct.total.numpy())))
 
     def params(self) -> Params:
-        w = self.model.get_weights()
-        return [(np.array(w[2 * i]), np.array(w[2 * i + 1])) for i in range(len(w) // 2)]
+        w = [np.array(v.value.numpy()) for v in self.model.weights]  # kernel, bias per layer
+        return [(w[2 * i], w[2 * i + 1]) for i in range(len(w) // 2)]
 
 
 def _keras_step_callback(keras, on_step: Callable[[int], None]):
