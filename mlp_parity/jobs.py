@@ -10,6 +10,7 @@ for writability before training starts, so a failure never leaves a partial outp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,15 +70,23 @@ def check_writable(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
-def prepare_out_dir(out: str | os.PathLike[str]) -> Path:
-    """Create ``out`` (with parents) and check a file can be written there."""
+@contextlib.contextmanager
+def output_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """Create ``out`` (with parents) and check a file can be written there, before any work;
+    if the job then fails, a folder this call created and left empty is removed again."""
     folder = Path(out)
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ValueError(f"cannot create output folder {folder}: {e.strerror or e}") from None
-    check_writable(folder / "probe", "into output folder")
-    return folder
+    try:
+        check_writable(folder / "probe", "into output folder")
+        yield folder
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
@@ -372,7 +381,6 @@ def _parse_backends(text: str | None) -> list[str]:
 
 def run_compare(args: argparse.Namespace) -> int:
     """``mlp-parity compare``: one network, one init, the same batches on every backend."""
-    from .params import init_params
     from .train import check_settings
 
     backends = _parse_backends(args.backends)
@@ -386,9 +394,15 @@ def run_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     spec = _spec_from_args(args)
-    out = prepare_out_dir(args.out)
-    json_path, png_path = out / "compare.json", out / "compare.png"
     ds = _load_data(args, args.dtype)
+    with output_folder(args.out) as out:
+        return _compare(args, spec, ds, out, backends)
+
+
+def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: list[str]) -> int:
+    from .params import init_params
+
+    json_path, png_path = out / "compare.json", out / "compare.png"
     params = init_params(spec, seed=args.seed, dtype=args.dtype)
     skipped = [b for b in TRAIN_BACKENDS if b not in backends] if args.backends is None else []
     print(
@@ -504,9 +518,8 @@ def run_tutorial(args: argparse.Namespace) -> int:
     the corrected one, and optionally Keras, beside the tutorial's published numbers."""
     from .backends import available_backends, get_backend
     from .examples import tutorial as tut
-    from .params import init_params
     from .spec import MLPSpec
-    from .train import check_settings, train
+    from .train import check_settings
 
     check_settings(
         backend="numpy",
@@ -519,10 +532,18 @@ def run_tutorial(args: argparse.Namespace) -> int:
     use_keras = "keras" in available_backends() if args.keras is None else args.keras
     if use_keras:
         get_backend("keras")  # an actionable ImportError now rather than after numpy's runs
-    out = prepare_out_dir(args.out)
-    json_path, png_path = out / "tutorial.json", out / "tutorial.png"
     spec = MLPSpec(tut.SIZES, tut.ACTIVATION, tut.LOSS)
     ds = _load_data(args, args.dtype)
+    with output_folder(args.out) as out:
+        return _tutorial(args, spec, ds, out, use_keras)
+
+
+def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras: bool) -> int:
+    from .examples import tutorial as tut
+    from .params import init_params
+    from .train import train
+
+    json_path, png_path = out / "tutorial.json", out / "tutorial.png"
     n_all = ds.x_train.shape[0]
     k = max(1, int(round(tut.TRAIN_FRACTION * n_all)))
     rows = np.sort(np.random.default_rng(args.seed).permutation(n_all)[:k])

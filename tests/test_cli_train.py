@@ -1,0 +1,198 @@
+"""mlp-parity train / compare / tutorial: the default model's accuracy, --save/--load round
+trips, output files, and one-line errors (exit 2) that leave no partial file behind.
+
+Offline throughout: MLP_PARITY_OFFLINE=1, datasets come from the shipped mnist-sample."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import HAS_JAX, HAS_TF
+
+import mlp_parity as mp
+from mlp_parity import jobs
+from mlp_parity.cli import main
+from mlp_parity.data import load_dataset
+from mlp_parity.train import Progress, evaluate
+
+SMALL = ["--sizes", "784,16,10", "--epochs", "1"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MLP_PARITY_OFFLINE", "1")
+    monkeypatch.setenv("MLP_PARITY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_default_train_reaches_94_percent_and_round_trips(tmp_path, capsys):
+    """Issue 4: `mlp-parity train --backend numpy --dataset mnist-sample --epochs 10` with the
+    default settings reaches >= 94 % on the validation digits; --save/--load round-trips."""
+    argv = ["train", "--backend", "numpy", "--dataset", "mnist-sample", "--epochs", "10"]
+    assert main([*argv, "--save", "model.npz"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^epoch +\d+/10 ", out, re.M)) == 10
+    spec, params = mp.load_params(tmp_path / "model.npz")
+    assert spec == mp.MLPSpec((784, 128, 10), "relu", "softmax_cross_entropy")
+    assert params[0][0].dtype == np.float32
+    ds = load_dataset("mnist-sample")
+    _, acc = evaluate(spec, params, ds.x_val, ds.y_val)
+    assert acc >= 0.94
+    assert f"validation acc {100 * acc:.2f}%" in out
+
+    # --epochs 0 with --load evaluates the saved model: the same validation accuracy
+    assert main(["train", "--load", "model.npz", "--epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"validation loss [\d.]+  acc +{100 * acc:.2f}%", out)
+
+    # --load continues training from the file (its spec), --save writes the new model
+    assert main(["train", "--load", "model.npz", "--epochs", "1", "--save", "more"]) == 0
+    spec2, params2 = mp.load_params(tmp_path / "more.npz")
+    assert spec2 == spec and not np.array_equal(params2[0][0], params[0][0])
+
+
+def test_save_load_round_trip_float64(tmp_path):
+    assert main(["train", *SMALL, "--dtype", "float64", "--save", "a.npz"]) == 0
+    spec, params = mp.load_params(tmp_path / "a.npz")
+    assert main(["train", "--load", "a.npz", "--epochs", "0", "--save", "b.npz"]) == 0
+    spec_b, params_b = mp.load_params(tmp_path / "b.npz")
+    assert spec_b == spec and params_b[0][0].dtype == np.float64
+    assert all(np.array_equal(p, q) for pair, qp in zip(params, params_b) for p, q in zip(pair, qp))
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        (["train", "--sizes", "784,16,5", "--epochs", "1"], r"labels y must lie in \[0, 5\)"),
+        (["train", "--sizes", "100,10"], "takes 100 inputs"),
+        (["train", "--lr", "-1"], "learning_rate must be > 0"),
+        (["train", "--momentum", "1.5"], "momentum must lie in"),
+        (["train", "--batch-size", "0"], "batch_size must be >= 1"),
+        (["train", "--epochs", "-2"], "epochs must be >= 0"),
+        (["train", "--load", "missing.npz"], "cannot load missing.npz: no such file"),
+        (["compare", "--backends", "numpy,torch"], "--backends takes"),
+        (["compare", "--dataset", "nope", "--backends", "numpy"], "unknown dataset"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, match, capsys, tmp_path):
+    assert main(argv) == 2
+    assert re.search(match, _error(capsys))
+    assert _files(tmp_path) <= {"cache"}
+
+
+def test_unreadable_load_file(tmp_path, capsys):
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file at all")
+    assert main(["train", "--load", "junk.npz", "--epochs", "0"]) == 2
+    assert "cannot load junk.npz: not a readable .npz" in _error(capsys)
+
+
+def test_load_refuses_a_clashing_spec(tmp_path, capsys):
+    assert main(["train", *SMALL, "--epochs", "0", "--save", "m.npz"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--load", "m.npz", "--sizes", "784,32,10"]) == 2
+    assert "--sizes differ from the network in m.npz" in _error(capsys)
+
+
+@pytest.mark.parametrize("target", ["no/such/folder/m.npz", "afile/m.npz", "adir"])
+def test_unwritable_save_fails_before_training(target, tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir.npz").mkdir()  # --save adir -> adir.npz, a folder
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before checking --save")
+
+    monkeypatch.setattr("mlp_parity.train.train", no_training)
+    monkeypatch.setattr("mlp_parity.data.load_dataset", no_training)
+    assert main(["train", *SMALL, "--save", target]) == 2
+    assert "cannot write --save file" in _error(capsys)
+    assert _files(tmp_path) == {"afile", "adir.npz"}
+    assert list((tmp_path / "adir.npz").iterdir()) == []
+
+
+def test_failed_json_write_leaves_nothing(tmp_path):
+    with pytest.raises(TypeError):
+        jobs.write_json(tmp_path / "r.json", {"bad": object()})
+    assert _files(tmp_path) == set()
+    jobs.write_json(tmp_path / "r.json", {"nan": float("nan"), "x": np.float32(1.5)})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"nan": None, "x": 1.5}
+
+
+def test_compare_writes_table_json_and_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    backends = ["numpy"] + (["jax"] if HAS_JAX else []) + (["keras"] if HAS_TF else [])
+    argv = ["compare", *SMALL, "--dtype", "float64", "--out", "out"]
+    assert main([*argv, "--backends", ",".join(backends)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("backend  train loss") :]
+    for name in backends:
+        assert re.search(rf"^{name} +[\d.]+ +[\d.]+% .* [\d.]+e[+-]\d+$", table, re.M), table
+    assert _files(tmp_path / "out") == {"compare.json", "compare.png"}
+    data = json.loads((tmp_path / "out" / "compare.json").read_text())
+    assert list(data["backends"]) == backends
+    assert data["dataset"]["name"] == "mnist-sample" and data["settings"]["dtype"] == "float64"
+    for name in backends:
+        b = data["backends"][name]
+        assert set(b["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
+        assert b["max_rel_param_divergence"] <= 1e-8  # float64: the same trajectory
+        assert b["samples_per_second"] > 0
+    assert (tmp_path / "out" / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_out_not_writable(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert main(["compare", "--backends", "numpy", *SMALL, "--out", "taken"]) == 2
+    assert "cannot create output folder taken" in _error(capsys)
+    assert _files(tmp_path) == {"taken"}
+
+
+def test_tutorial_runs_buggy_and_corrected_backprop(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    argv = ["tutorial", "--epochs", "1", "--no-keras", "--dtype", "float32", "--out", "o"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "original backprop (2 bugs), numpy" in out and "corrected backprop, numpy" in out
+    assert re.search(r"published \(tutorial, keras\) +100 +90\.06% +86\.48%", out)
+    data = json.loads((tmp_path / "o" / "tutorial.json").read_text())
+    assert list(data["runs"]) == ["original", "corrected"]
+    assert data["settings"]["n_train"] == 2000  # a quarter of mnist-sample's 8,000
+    assert _files(tmp_path / "o") == {"tutorial.json", "tutorial.png"}
+
+
+def test_epoch_progress_bar_draws_and_erases():
+    stream = io.StringIO()
+    lines = []
+    bar = jobs.EpochProgress("numpy", lambda e, n, r: lines.append((e, n)), stream=stream)
+    assert not bar.enabled  # not a terminal
+    bar = jobs.EpochProgress(
+        "numpy", lambda e, n, r: lines.append((e, n)), stream=stream, enabled=True
+    )
+    bar(Progress(1, 2, 5, 10, None))
+    bar(Progress(1, 2, 10, 10, None))
+    bar(Progress(1, 2, 10, 10, {"loss": 1.0, "accuracy": 0.5, "time": 0.1}))
+    text = stream.getvalue()
+    assert "numpy epoch 1/2 [" in text and "] 10/10" in text and text.endswith("\r")
+    assert lines == [(1, 2)]
+
+
+def test_help_lists_the_training_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("train", "compare", "tutorial", "check"):
+        assert cmd in out
