@@ -35,7 +35,7 @@ pytestmark = [
 
 
 def test_notebooks_exist():
-    assert len(NOTEBOOKS) >= 1, f"expected notebooks in {NOTEBOOKS_DIR}"
+    assert len(NOTEBOOKS) >= 3, f"expected at least three notebooks in {NOTEBOOKS_DIR}"
 
 
 @pytest.fixture
