@@ -37,7 +37,7 @@ DEFAULT_EPOCHS = 10
 DEFAULT_DTYPE = "float32"
 DEFAULT_DATASET = "mnist-sample"
 DEFAULT_OUT = "mlp-parity-out"
-TUTORIAL_EPOCHS = 20
+TUTORIAL_EPOCHS = 50
 
 
 # ----------------------------------------------------------------------------------------------
@@ -513,6 +513,27 @@ def compare_table(report: dict[str, Any]) -> str:
 # mlp-parity tutorial
 
 
+def original_backprop_vectorized(params: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    """``examples.tutorial.original_backprop`` (both bugs kept) without the per-sample loop:
+    x (batch, in), y (batch, out); returns ``[(dW (fan_in, fan_out), db (fan_out,)), ...]``,
+    the batch mean of the tutorial's per-sample gradients."""
+    from .examples.tutorial import sigmoid
+
+    dtype = params[0][0].dtype
+    x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    activations, zs = [x], []
+    for w, b in params:
+        zs.append(activations[-1] @ w + b)
+        activations.append(sigmoid(zs[-1]))
+    delta = (activations[-1] - y) / x.shape[0]  # bug 2: the gradient of the SUM over outputs
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        grads.append((activations[layer].T @ delta, delta.sum(axis=0)))
+        if layer > 0:
+            delta = (delta @ params[layer][0].T) * sigmoid(zs[layer - 1])  # bug 1: s, not s(1-s)
+    return grads[::-1]
+
+
 def run_tutorial(args: argparse.Namespace) -> int:
     """``mlp-parity tutorial``: the tutorial's setup trained with its original (buggy) backprop,
     the corrected one, and optionally Keras, beside the tutorial's published numbers."""
@@ -555,9 +576,13 @@ def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras
         f"(assumed: the tutorial's values are unknown), {k} training rows "
         f"(a {tut.TRAIN_FRACTION:g} of {n_all})"
     )
+    if args.per_sample:  # the tutorial's own loops, one sample at a time (slow)
+        original, corrected = tut.original_backprop, tut.corrected_backprop
+    else:  # the same gradients over the whole batch at once (tests prove them equal)
+        original, corrected = original_backprop_vectorized, tut.corrected_backprop_vectorized
     runs: list[tuple[str, str, dict[str, Any]]] = [
-        ("original", "original backprop (2 bugs), numpy", {"grad_fn": tut.original_backprop}),
-        ("corrected", "corrected backprop, numpy", {"grad_fn": tut.corrected_backprop}),
+        ("original", "original backprop (2 bugs), numpy", {"grad_fn": original}),
+        ("corrected", "corrected backprop, numpy", {"grad_fn": corrected}),
     ]
     if use_keras:
         runs.append(("keras", "keras model.fit", {"backend": "keras"}))
@@ -729,6 +754,11 @@ def register(
     )
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     p.add_argument("--seed", type=int, default=0, help="init, training rows, batch order")
+    p.add_argument(
+        "--per-sample",
+        action="store_true",
+        help="use the tutorial's per-sample backprop loops (same gradients, much slower)",
+    )
     p.add_argument(
         "--keras",
         action=argparse.BooleanOptionalAction,

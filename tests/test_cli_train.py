@@ -174,6 +174,20 @@ def test_tutorial_runs_buggy_and_corrected_backprop(tmp_path, capsys):
     assert _files(tmp_path / "o") == {"tutorial.json", "tutorial.png"}
 
 
+def test_vectorized_original_backprop_equals_the_tutorials_loop():
+    from mlp_parity.examples import tutorial
+
+    spec = mp.MLPSpec((7, 6, 5, 4), "sigmoid", "sigmoid_cross_entropy")
+    params = mp.init_params(spec, seed=1)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((9, 7)), np.eye(4)[rng.integers(0, 4, 9)]
+    want = tutorial.original_backprop(params, x, y)
+    got = jobs.original_backprop_vectorized(params, x, y)
+    for (gW, gb), (wW, wb) in zip(got, want):
+        np.testing.assert_allclose(gW, wW, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(gb, wb, rtol=1e-12, atol=1e-15)
+
+
 def test_epoch_progress_bar_draws_and_erases():
     stream = io.StringIO()
     lines = []
