@@ -35,6 +35,9 @@ DEFAULT_MOMENTUM = 0.9
 DEFAULT_BATCH = 64
 DEFAULT_EPOCHS = 10
 DEFAULT_DTYPE = "float32"
+COMPARE_DTYPE = "float64"  # compare's default: the trajectories then agree to ~1e-15
+#: compare fails (exit 1) when a float64 backend's parameters differ from the reference by more.
+PARITY_RTOL = 1e-8
 DEFAULT_DATASET = "mnist-sample"
 DEFAULT_OUT = "mlp-parity-out"
 TUTORIAL_EPOCHS = 50
@@ -434,6 +437,18 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
     print(compare_table(report))
     if skipped:
         print(f'(not installed, skipped: {", ".join(skipped)}; pip install "mlp_parity[all]")')
+    worst = max(report["divergence"].values())
+    same = worst <= PARITY_RTOL
+    if args.dtype == "float64":
+        print(
+            f"{'same trajectory' if same else 'DIVERGED'}: max relative parameter divergence "
+            f"{worst:.1e} {'<=' if same else '>'} {PARITY_RTOL:g}"
+        )
+    else:
+        print(
+            "(float32: rounding differences between the engines' matmuls compound over the steps, "
+            "so float32 divergence can grow large without a bug; --dtype float64 checks parity)"
+        )
 
     data = {
         "command": "compare",
@@ -457,6 +472,7 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
             "n_val": int(ds.x_val.shape[0]),
         },
         "reference": report["reference"],
+        "parity_rtol": PARITY_RTOL if args.dtype == "float64" else None,
         "backends": {
             name: {
                 "history": r.history,
@@ -487,7 +503,7 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
     except ImportError as e:
         print(f"(no PNG: {e})")
     print(f"wrote {', '.join(written)}  ({total:.1f} s)")
-    return 0
+    return 0 if same or args.dtype != "float64" else 1
 
 
 def compare_table(report: dict[str, Any]) -> str:
@@ -736,7 +752,12 @@ def register(
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"(default {DEFAULT_EPOCHS})")
     add_spec_args(p, DEFAULT_SIZES, DEFAULT_ACTIVATION, DEFAULT_LOSS)
     _add_sgd_args(p)
-    p.add_argument("--dtype", choices=["float32", "float64"], default=DEFAULT_DTYPE)
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=COMPARE_DTYPE,
+        help=f"(default {COMPARE_DTYPE}: exit 1 if parameters diverge by > {PARITY_RTOL:g})",
+    )
     p.add_argument(
         "--out", default=DEFAULT_OUT, help=f"folder for compare.json/.png (default {DEFAULT_OUT})"
     )

@@ -152,6 +152,14 @@ def test_compare_writes_table_json_and_png(tmp_path, capsys):
         assert b["max_rel_param_divergence"] <= 1e-8  # float64: the same trajectory
         assert b["samples_per_second"] > 0
     assert (tmp_path / "out" / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "same trajectory: max relative parameter divergence" in out
+
+
+def test_compare_fails_when_backends_diverge(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(jobs, "param_divergence", lambda a, b: 1e-3)
+    assert main(["compare", "--backends", "numpy", *SMALL, "--out", "o"]) == 1
+    assert "DIVERGED: max relative parameter divergence 1.0e-03 > 1e-08" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "compare.json").read_text())["parity_rtol"] == 1e-8
 
 
 def test_compare_out_not_writable(tmp_path, capsys):
