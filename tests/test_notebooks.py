@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -58,6 +59,11 @@ def kernel_name(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLP_PARITY_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # One BLAS thread unless told otherwise: on a busy 2-core machine OpenBLAS threads contend
+    # with each other and the other processes (numpy steps run several times slower).
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if var not in os.environ:
+            monkeypatch.setenv(var, "1")
     return KERNEL_NAME
 
 
