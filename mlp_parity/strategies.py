@@ -67,10 +67,12 @@ class Problem(NamedTuple):
     y: np.ndarray
 
 
+@functools.cache
 def activations() -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(ACTIVATIONS))
 
 
+@functools.cache
 def losses() -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(LOSSES))
 
@@ -79,8 +81,13 @@ def _choice(value: str | Sequence[str] | None, default: st.SearchStrategy) -> st
     if value is None:
         return default
     if isinstance(value, str):
-        return st.just(value)
-    return st.sampled_from(list(value))
+        return _just(value)
+    return _sampled(tuple(value))
+
+
+@functools.lru_cache(maxsize=256)
+def _just(value: str) -> st.SearchStrategy[str]:
+    return st.just(value)
 
 
 @st.composite
@@ -238,10 +245,22 @@ def problems(
     """A whole :class:`Problem`. ``spec`` fixes the architecture; otherwise ``spec_kwargs``
     (``min_depth``, ``max_width``, ``activation``, ``loss``, ...) go to :func:`specs`."""
     if spec is None:
-        spec = draw(specs(**spec_kwargs))
+        spec = draw(_specs(tuple(sorted(spec_kwargs.items()))))
     params = draw(_params_for(spec, dtype, large))
     x, y = draw(_batches_for(spec, min_batch, max_batch, dtype, large))
     return Problem(spec, params, x, y)
+
+
+def _specs(kwargs: tuple) -> st.SearchStrategy[MLPSpec]:
+    try:
+        return _cached_specs(kwargs)
+    except TypeError:  # an unhashable argument, e.g. a list of activations
+        return specs(**dict(kwargs))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_specs(kwargs: tuple) -> st.SearchStrategy[MLPSpec]:
+    return specs(**dict(kwargs))
 
 
 @functools.lru_cache(maxsize=1024)
