@@ -3,7 +3,8 @@ kernel, offline, headless, and draws at least one figure.
 
 The kernel is this interpreter (``sys.executable``), registered in a temporary kernelspec, so
 the test never picks up another environment's ``python`` from PATH. Skipped when jupytext,
-nbclient or ipykernel is missing (``pip install "mlp_parity[notebooks]"``).
+nbclient, ipykernel or a framework the notebooks use is missing
+(``pip install "mlp_parity[all]"``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,25 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9]*.py"))
 CELL_TIMEOUT = 120  # seconds per cell
 KERNEL_NAME = "mlp-parity-test"
 
-_MISSING = [
-    m for m in ("jupytext", "nbclient", "nbformat", "ipykernel") if not importlib.util.find_spec(m)
-]
+# the notebook machinery, and what the notebooks import
+_NEEDED = (
+    "jupytext",
+    "nbclient",
+    "nbformat",
+    "ipykernel",
+    "matplotlib",
+    "jax",
+    "keras",
+    "tensorflow",
+    "hypothesis",
+)
+_MISSING = [m for m in _NEEDED if not importlib.util.find_spec(m)]
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         bool(_MISSING),
-        reason=f'notebook tests need {", ".join(_MISSING)}: pip install "mlp_parity[notebooks]"',
+        reason=f'notebooks need {", ".join(_MISSING)}: pip install "mlp_parity[all]"',
     ),
 ]
 
