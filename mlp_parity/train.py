@@ -322,7 +322,7 @@ def train(
         if progress is not None:
 
             def on_step(step: int, epoch: int = epoch) -> None:
-                progress(Progress(epoch, epochs, step, steps, None))
+                progress(Progress(epoch, epochs, min(step, steps), steps, None))
 
         start = time.perf_counter()
         loss_sum, correct = runner.epoch(order, on_step)
@@ -510,7 +510,7 @@ class _NumpyRunner(_Runner):
 # jax: one jitted epoch (lax.scan over the full batches, one more step for a partial batch).
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)
 def _jax_epoch_fn(
     activations: tuple[str, ...],
     loss: str,

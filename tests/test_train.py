@@ -199,6 +199,15 @@ def test_progress_reports_steps_and_epochs(backend):
         assert [p.step for p in seen if p.epoch == 1] == [1, 2, 3, 3]
 
 
+@pytest.mark.parametrize("backend", ALL)
+def test_batch_larger_than_the_data(backend):
+    spec, params, x, y = _problem(n=20)
+    kw = dict(epochs=2, batch_size=64, learning_rate=0.1, momentum=0.9)
+    ref = _reference_sgd(spec, params, x, y, seed=0, **kw)
+    got = train(spec, params, x, y, backend=backend, **kw)
+    assert _rel(got.params, ref) <= 1e-8
+
+
 def test_divergence_is_reported():
     spec, params, x, y = _problem(sizes=(20, 16, 1), activation="relu", loss="mse")
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="diverged.*learning_rate"):
