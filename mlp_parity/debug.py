@@ -31,6 +31,8 @@ GradFn = Callable[[Params, np.ndarray, np.ndarray], Params]
 DEPTHS = (1, 4)
 WIDTHS = (1, 8)
 BATCHES = (1, 6)
+#: One drawn problem in four has its output layer scaled by this: logits in the thousands.
+LOGIT_BOOST = 1000.0
 #: With ``sizes`` given, networks of more parameters than this get batches of at most 3.
 LARGE_NET = 10_000
 #: Besides the relative tolerance of its dtype, a tensor is accepted within this many times
@@ -95,6 +97,7 @@ class BackpropReport:
     sizes: tuple[int, ...] | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    searched: bool = True  # False for check_example: one given problem, no search
 
     @property
     def diagnoses(self) -> dict[str, str]:
@@ -110,21 +113,27 @@ class BackpropReport:
             f" batch {BATCHES[0]}-{BATCHES[1]})"
         )
         ref = f"reference: {self.reference} (float64)"
+        name = "check_backprop" if self.searched else "check_example"
+        runs = f"{self.examples_run} examples" if self.searched else "the given problem"
         if self.ok:
             lines = [
-                f"check_backprop: OK, {self.examples_run} examples ({self.seconds:.1f} s): grad_fn"
-                f" matches the gradient of {act} / {self.loss} on {where}; {ref}"
+                f"{name}: OK, {runs} ({self.seconds:.1f} s): grad_fn matches the gradient of"
+                f" {act} / {self.loss} on {where}; {ref}"
             ]
             return "\n".join(lines + [f"note: {n}" for n in self.notes])
         ce = self.counterexample
+        order = ce.spec.tensor_names if ce is not None else sorted(self.wrong)
+        wrong = [n for n in order if n in self.wrong]
         lines = [
-            f"check_backprop: FAILED after {self.examples_run} examples ({self.seconds:.1f} s);"
-            f" {ref}",
+            f"{name}: FAILED, {len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)}) on"
+            f" {runs if not self.searched else 'a minimal counterexample'}"
+            + (f", found in {runs}" if self.searched else "")
+            + f" ({self.seconds:.1f} s); {ref}",
         ]
         if ce is not None:
             lines.append(
-                f"minimal counterexample: sizes {ce.sizes} ({ce.spec}), batch {ce.batch}"
-                + (f", grad_fn returns {self.grad_dtype}" if self.grad_dtype else "")
+                f"counterexample: sizes {ce.sizes} ({ce.spec}), batch {ce.batch}"
+                + (f"; grad_fn returns {self.grad_dtype}" if self.grad_dtype else "")
             )
         if self.error is not None:
             lines.append(f"error: {self.error}")
@@ -431,8 +440,8 @@ def _factor_text(s: float, rtol: float) -> str:
     return f"{s:.{digits}g}"
 
 
-def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[str]:
-    """Explanations of a pure scale factor ``s`` by the problem's sizes."""
+def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
+    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes."""
     batch, n_out, n_in = ce.batch, ce.sizes[-1], ce.sizes[0]
     per_output = ce.spec.loss in ("sigmoid_cross_entropy", "mse")
     out_sum = (
@@ -467,7 +476,34 @@ def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[str]:
         ]
     if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
         candidates = [c for c in candidates if "x" not in c[1]]
-    return [f"= {what}: {why}" for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
+    return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
+
+
+def _one_more_sample(ce: Counterexample) -> Counterexample:
+    """``ce`` with its first sample repeated at the end of the batch."""
+    x, y = np.concatenate([ce.x, ce.x[:1]]), np.concatenate([ce.y, ce.y[:1]])
+    return Counterexample(ce.spec, ce.params, x, y)
+
+
+@dataclass
+class _Hints:
+    """Explains scale factors by the counterexample's sizes. When several explanations fit,
+    ``probe(s)`` (the factor of the same tensors with one more sample in the batch) keeps only
+    those that follow it, e.g. "= batch size" but not "= number of outputs" at batch = outputs."""
+
+    ce: Counterexample
+    rtol: float
+    probe: Callable[[float], float | None] | None = None
+
+    def __call__(self, s: float) -> list[str]:
+        found = _scale_hints(s, self.ce, self.rtol)
+        if len(found) > 1 and self.probe is not None:
+            s2 = self.probe(s)
+            if s2 is not None:
+                bigger = _one_more_sample(self.ce)
+                follow = {what for what, _ in _scale_hints(s2, bigger, self.rtol)}
+                found = [h for h in found if h[0] in follow] or found
+        return [f"= {what}: {why}" for what, why in found]
 
 
 @dataclass
@@ -499,10 +535,10 @@ def _diagnose_tensor(
     ref: np.ndarray,
     c: TensorComparison,
     tol: np.ndarray,
-    ce: Counterexample,
     status: _Status,
-    rtol: float,
+    hints_for: _Hints,
 ) -> str:
+    ce, rtol = hints_for.ce, hints_for.rtol
     expected = ref.shape
     if got.shape != expected:
         msg = f"wrong shape {got.shape}, expected {expected}"
@@ -523,7 +559,7 @@ def _diagnose_tensor(
         s = status.scale
         if _close(s, -1.0, rtol):
             return "sign flipped: exactly -1 x the true gradient (y - p instead of p - y?)"
-        hints = _scale_hints(s, ce, rtol)
+        hints = hints_for(s)
         text = f"pure scale: {_factor_text(s, rtol)} x the true gradient"
         if got.size == 1 and not hints:
             text = f"wrong value: {_factor_text(s, rtol)} x the true one"
@@ -575,17 +611,18 @@ def _overflow_hint(ce: Counterexample) -> str:
     return ""
 
 
-def _scale_phrase(s: float, ce: Counterexample, rtol: float) -> str:
+def _scale_phrase(s: float, hints_for: _Hints) -> str:
     """``10 (= number of outputs: ...)``: a factor and what it may mean."""
-    if _close(s, -1.0, rtol):
+    if _close(s, -1.0, hints_for.rtol):
         return "-1 (sign flipped)"
-    hints = _scale_hints(s, ce, rtol)
-    return _factor_text(s, rtol) + (f" ({'; or '.join(hints)})" if hints else "")
+    hints = hints_for(s)
+    return _factor_text(s, hints_for.rtol) + (f" ({'; or '.join(hints)})" if hints else "")
 
 
-def _localize(spec: MLPSpec, statuses: dict[str, _Status], ce: Counterexample, rtol: float) -> str:
+def _localize(spec: MLPSpec, statuses: dict[str, _Status], hints_for: _Hints) -> str:
     """One line: the layers that are right (up to one common scale) counting from the output,
     and the first layer, where backprop goes wrong first."""
+    rtol = hints_for.rtol
 
     def fits(st: _Status, s: float | None) -> bool:
         if st.free:
@@ -610,10 +647,10 @@ def _localize(spec: MLPSpec, statuses: dict[str, _Status], ce: Counterexample, r
         if s is not None and fits(w, s) and fits(b, s):
             right += [f"W{i}", f"b{i}"]
             continue
-        return _entry_line(spec, i, w, b, s, right, statuses, ce, rtol)
+        return _entry_line(spec, i, w, b, s, right, statuses, hints_for)
     assert s is not None
     return (
-        f"every tensor is the true gradient times {_scale_phrase(s, ce, rtol)}: one global"
+        f"every tensor is the true gradient times {_scale_phrase(s, hints_for)}: one global"
         f" factor, in the loss's normalisation or the output delta"
         f" ({LOSSES[spec.loss].description})"
     )
@@ -627,18 +664,18 @@ def _entry_line(
     s: float | None,
     right: list[str],
     statuses: dict[str, _Status],
-    ce: Counterexample,
-    rtol: float,
+    hints_for: _Hints,
 ) -> str:
     """The localisation sentence when layer ``i`` is the first (from the output) that is not
     ``s`` x the truth."""
+    rtol = hints_for.rtol
     parts = []
     if right:
         listed = ", ".join(right)
         if s is None or _close(s, 1.0, rtol):
             parts.append(f"{listed} right")
         else:
-            parts.append(f"{listed} right up to a scale of {_scale_phrase(s, ce, rtol)}")
+            parts.append(f"{listed} right up to a scale of {_scale_phrase(s, hints_for)}")
     if s is None:  # the output layer's W and b disagree: the one that is right sets the scale
         right_one = any(st.scale is not None and _close(st.scale, 1.0, rtol) for st in (w, b))
         s = 1.0 if right_one else None
@@ -678,24 +715,45 @@ def _entry_line(
     return "; ".join(parts)
 
 
-def _diagnose(ev: _Evaluation, ce: Counterexample) -> tuple[list[TensorCheck], str]:
-    spec = ce.spec
+def _diagnose(
+    ev: _Evaluation, ce: Counterexample, grad_fn: GradFn, reference: _Reference
+) -> tuple[list[TensorCheck], str]:
+    """Per-tensor diagnoses and the localisation line for a failing evaluation."""
     assert ev.got is not None and ev.ref is not None
-    checks, statuses = [], {}
     flat_got = [t for pair in ev.got for t in pair]
     flat_ref = [t for pair in ev.ref for t in pair]
-    rtols = []
+    rtol = max(max(1e-6, 50 * rtol_for(g.dtype)) for g in flat_got)
+    statuses, rows = {}, []
     for (c, tolerance, ok), got, ref in zip(ev.checks, flat_got, flat_ref):
         tol = tolerance.entries()
-        rtol = max(1e-6, 50 * rtol_for(got.dtype))
-        rtols.append(rtol)
         got64 = got.astype(np.float64)
-        st = _tensor_status(got64, ref, tol, ok)
-        statuses[c.name] = st
-        diag = "" if ok else _diagnose_tensor(c.name, got64, ref, c, tol, ce, st, rtol)
+        statuses[c.name] = _tensor_status(got64, ref, tol, ok)
+        rows.append((c, ok, got64, ref, tol))
+    bigger: list[_Evaluation] = []
+
+    def probe(s: float) -> float | None:
+        """The factor, with one more sample in the batch, of the tensors that are ``s`` x."""
+        if not bigger:
+            more = _one_more_sample(ce)
+            bigger.append(_evaluate(grad_fn, reference, ce.spec, ce.params, more.x, more.y))
+        ev2 = bigger[0]
+        if ev2.error is not None:
+            return None
+        names = [n for n, st in statuses.items() if st.scale is not None and not st.free]
+        names = [n for n in names if _close(statuses[n].scale, s, rtol)]  # type: ignore[arg-type]
+        scales = [c.scale for c, _, _ in ev2.checks if c.name in names]
+        if scales and all(_close(v, scales[0], rtol) for v in scales):
+            return scales[0]
+        return None
+
+    hints_for = _Hints(ce, rtol, probe)
+    checks = []
+    for c, ok, got64, ref, tol in rows:
+        diag = (
+            "" if ok else _diagnose_tensor(c.name, got64, ref, c, tol, statuses[c.name], hints_for)
+        )
         checks.append(TensorCheck(c.name, c, ok, diag))
-    summary = _localize(spec, statuses, ce, max(rtols))
-    return checks, summary
+    return checks, _localize(ce.spec, statuses, hints_for)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -703,10 +761,15 @@ def _diagnose(ev: _Evaluation, ce: Counterexample) -> tuple[list[TensorCheck], s
 
 
 def _strategy(activation, loss: str, sizes: tuple[int, ...] | None):
+    """The package's public problem strategy, and one time in four the output layer scaled by
+    ``LOGIT_BOOST``: logits in the thousands, where an unstabilised exp overflows. Through
+    sigmoid or tanh hidden layers the drawn magnitudes alone rarely get there."""
+    from hypothesis import strategies as st
+
     from . import strategies as mst
 
     if sizes is None:
-        return mst.problems(
+        base = mst.problems(
             activation=activation,
             loss=loss,
             min_depth=DEPTHS[0],
@@ -716,9 +779,21 @@ def _strategy(activation, loss: str, sizes: tuple[int, ...] | None):
             min_batch=BATCHES[0],
             max_batch=BATCHES[1],
         )
-    spec = MLPSpec(sizes, activation, loss)
-    max_batch = BATCHES[1] if spec.num_params <= LARGE_NET else 3
-    return mst.problems(spec=spec, min_batch=BATCHES[0], max_batch=max_batch)
+    else:
+        spec = MLPSpec(sizes, activation, loss)
+        max_batch = BATCHES[1] if spec.num_params <= LARGE_NET else 3
+        base = mst.problems(spec=spec, min_batch=BATCHES[0], max_batch=max_batch)
+    boost = st.integers(0, 3)  # shrinks to 0: no boost
+
+    @st.composite
+    def problems(draw):
+        spec, params, x, y = draw(base)
+        if draw(boost) == 3:
+            W, b = params[-1]
+            params = params[:-1] + [(W * LOGIT_BOOST, b * LOGIT_BOOST)]
+        return spec, params, x, y
+
+    return problems()
 
 
 def _import_hypothesis():
@@ -727,6 +802,14 @@ def _import_hypothesis():
     except ModuleNotFoundError as e:
         raise ImportError('check_backprop needs Hypothesis: pip install "mlp_parity[test]"') from e
     return hypothesis
+
+
+def _log_max_logit(spec: MLPSpec, params: Params, x: np.ndarray) -> float:
+    from .backends import numpy_backprop
+
+    with np.errstate(all="ignore"):
+        m = float(np.abs(numpy_backprop.logits(spec, params, x)).max())
+    return float(np.log1p(m)) if np.isfinite(m) else 0.0
 
 
 class _Found(Exception):
@@ -785,6 +868,8 @@ def check_backprop(
         if ev.unfair:
             hyp.reject()
         calls += 1
+        # Steer the second half of the search toward large logits (overflow in exp).
+        hyp.target(_log_max_logit(spec, params, x), label="log(1 + max |logit|)")
         if not ev.ok:
             failing = (spec, params, x, y)
             raise _Found
@@ -793,7 +878,7 @@ def check_backprop(
         max_examples=max_examples,
         database=None,
         deadline=None,
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
@@ -858,7 +943,7 @@ def _fill(
     if ev.ok:
         report.notes.append("grad_fn passed when rerun on this example: it is not deterministic")
         report.wrong = frozenset()
-    report.tensors, report.summary = _diagnose(ev, ce)
+    report.tensors, report.summary = _diagnose(ev, ce, grad_fn, reference)
 
 
 def check_example(
@@ -882,6 +967,7 @@ def check_example(
         reference=reference.name,
         sizes=spec.sizes,
         notes=[reference.note] if reference.note else [],
+        searched=False,
     )
     ev = _evaluate(grad_fn, reference, spec, params, x, y)
     if not ev.ok:
