@@ -114,3 +114,13 @@ def test_save_to_unwritable_place_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         save_params(tmp_path / "nope" / "m.npz", spec, init_params(spec))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path):
+    import os
+
+    spec = MLPSpec((2, 2))
+    path = save_params(tmp_path / "m.npz", spec, init_params(spec))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
