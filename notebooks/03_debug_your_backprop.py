@@ -97,18 +97,20 @@ assert not report.ok
 #   where, counting from the output, the error enters.
 #
 # With a single sample in the batch bug 1 is invisible (the mean over a batch of one is the
-# sum), so Hypothesis settles on the other one: an input of exact zeros makes a pre-activation
-# exactly 0, where `z >= 0` lets gradient through that should be blocked — the per-tensor
-# diagnosis names the ReLU kink. (The `=>` line reasons only from which tensors are right and
-# points at the bias formula: with an input of zeros every weight gradient is 0 whatever the
-# derivative, so only the biases can show the error. Trust the per-tensor hints first.)
-# We can reproduce it on the counterexample ourselves:
+# sum), so Hypothesis settles on the other one: the drawn parameters and inputs include exact
+# zeros, which make a hidden pre-activation exactly 0 — and there `z >= 0` lets through
+# gradient that `relu'(0) = 0` should block. The diagnosis names the ReLU kink. We can
+# reproduce it on the counterexample ourselves:
 
 # %%
 ce = report.counterexample
 mine = buggy_backprop(ce.params, ce.x, ce.y)
 _, truth = mp.loss_and_grad(ce.spec, ce.params, ce.x, ce.y, backend="jax")
-print("pre-activations of the first layer:", ce.x @ ce.params[0][0] + ce.params[0][1])
+a = ce.x
+for i, (W, b) in enumerate(ce.params[:-1]):
+    z = a @ W + b
+    print(f"hidden pre-activations z{i} = {z.ravel()}   exactly 0: {int((z == 0).sum())}")
+    a = np.maximum(z, 0)
 for name, got, ref in zip(
     ce.spec.tensor_names,
     [t for pair in mine for t in pair],
@@ -146,8 +148,8 @@ print(report2)
 assert not report2.ok
 
 # %% [markdown]
-# Now the counterexample needs a batch of two, and every bias gradient is a **pure scale of
-# 1/2 = 1/batch** (cosine 1) while every weight gradient is right: the deltas are fine, only
+# Now the counterexample needs a batch of at least two, and every bias gradient is a **pure
+# scale of 1/batch** (cosine 1) while every weight gradient is right: the deltas are fine, only
 # the bias formula divides by the batch a second time. `db = delta.sum(axis=0)`.
 #
 # ## Round 3: both fixed
