@@ -80,7 +80,8 @@ class BackpropReport:
 
     ``wrong`` names exactly the tensors (``"W0"``, ``"b2"``, ...) that are wrong on the
     ``counterexample`` (all of them when ``grad_fn`` raised or returned a malformed structure);
-    ``error`` is that failure's message; ``summary`` the one-line localisation.
+    ``error`` is that failure's message; ``summary`` the one-line localisation;
+    ``examples_run`` the problems grad_fn was checked on, while searching and shrinking.
     """
 
     ok: bool
