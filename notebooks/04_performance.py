@@ -16,8 +16,8 @@
 #
 # The same training algorithm (`mlp_parity.train.train`: SGD with momentum, one batch order)
 # in numpy, JAX and Keras, on the tutorial's 784-128-128-10 architecture with ReLU and softmax
-# cross-entropy, in float32. For each backend and batch size we time two epochs after a first
-# one that compiles or traces (`TrainResult.samples_per_second`), on 6,000 real digits.
+# cross-entropy, in float32. For each backend and batch size we time one epoch after a first
+# one that compiles or traces (`TrainResult.samples_per_second`), on 4,000 real digits.
 #
 # Numbers are for *this* machine at *this* moment: a small, possibly shared CPU box gives
 # noisy timings. The notebook reports speed; it asserts nothing about it. For a fuller
@@ -38,7 +38,7 @@ from mlp_parity.spec import MLPSpec
 T0 = time.perf_counter()
 BACKENDS = ("numpy", "jax", "keras")
 BATCH_SIZES = (16, 64, 256, 1024)
-N, EPOCHS = 6000, 3
+N, EPOCHS = 4000, 2
 spec = MLPSpec(bench.DEFAULT_SIZES, "relu", "softmax_cross_entropy")
 load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
 print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {load[0]:.1f}")
