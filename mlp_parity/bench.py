@@ -35,6 +35,33 @@ def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 5) -> floa
     return 2 * n**3 / best / 1e9
 
 
+def matmul_ceiling(
+    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 300
+) -> float:
+    """Samples/s of a training step's matmuls alone (forward, weight gradients, deltas) at this
+    batch size in numpy float32: what any backend could reach if everything but the matmuls
+    were free. Small matmuls run below the big-matmul peak; this says by how much."""
+    rng = np.random.default_rng(0)
+    Ws = [rng.random((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    acts = [rng.random((batch_size, w), dtype=np.float32) for w in sizes]
+    gWs = [np.empty_like(W) for W in Ws]
+
+    def step() -> None:
+        for i, W in enumerate(Ws):
+            np.matmul(acts[i], W, out=acts[i + 1])
+        for i in range(len(Ws) - 1, -1, -1):
+            np.matmul(acts[i].T, acts[i + 1], out=gWs[i])
+            if i > 0:
+                np.matmul(acts[i + 1], Ws[i].T, out=acts[i])
+
+    for _ in range(20):
+        step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch_size / (time.perf_counter() - t)
+
+
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rows of real digits (the shipped sample, tiled) when the input is 784 wide."""
     if spec.sizes[0] == 784 and spec.sizes[-1] == 10:
@@ -154,6 +181,8 @@ def run(
         "training": {},
         "batch_scaling": {},
     }
+    ceiling = matmul_ceiling(sizes, batch_size)
+    out["matmul_ceiling"] = {"samples_per_s": ceiling, "fraction_of_peak": ceiling / peak_sps}
     for b in backends:
         log(f"training throughput: {b} ...")
         sps = training_throughput(b, sizes=sizes, batch_size=batch_size, n=n, epochs=epochs)
@@ -188,6 +217,12 @@ def format_table(r: dict[str, Any]) -> str:
         "",
         f"{'backend':<16}{'samples/s':>12}{'of peak':>10}",
     ]
+    if "matmul_ceiling" in r:
+        c = r["matmul_ceiling"]
+        lines.append(
+            f"{'matmuls only':<16}{c['samples_per_s']:>12,.0f}"
+            f"{c['fraction_of_peak']:>10.2f}   (a step's matmuls at this batch size)"
+        )
     for b, v in r["training"].items():
         lines.append(f"{b:<16}{v['samples_per_s']:>12,.0f}{v['fraction_of_peak']:>10.2f}")
     t = r["tutorial_loop"]

@@ -39,6 +39,7 @@ def test_bench_command_writes_json(tmp_path, capsys):
     assert r["parameters"] == 118_282 and r["peak_samples_per_s"] > 0
     assert set(r["training"]) == {"numpy"}
     assert 0 < r["training"]["numpy"]["fraction_of_peak"]
+    assert 0 < r["matmul_ceiling"]["fraction_of_peak"]
     assert set(r["batch_scaling"]["numpy"]) == {"64"}
     text = capsys.readouterr().out
     assert "of peak" in text and "tutorial loop" in text
