@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=25, **_common)
+settings.register_profile("dev", max_examples=20, **_common)
 settings.register_profile("ci", max_examples=200, derandomize=True, **_common)
 settings.register_profile("thorough", max_examples=2000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

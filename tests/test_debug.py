@@ -27,7 +27,7 @@ UPPER_BOUND = {"relu_prime_at_zero"}
 # A derandomized profile (ci) fixes the search; otherwise every run draws afresh.
 SEED = 0 if settings.default.derandomize else None
 # Correct implementations: the profile's example count (2,000 under `thorough`), at least 30.
-N_CORRECT = max(30, settings.default.max_examples)
+N_CORRECT = max(20, settings.default.max_examples)
 
 TUTORIAL = dict(activation=tutorial.ACTIVATION, loss=tutorial.LOSS)
 
