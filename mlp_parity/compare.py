@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends import AUTODIFF, available_backends, get_backend
-from .params import Params, cast_params, check_batch, check_params, params_dtype
-from .spec import MLPSpec, as_spec
+from .params import Params, cast_params, check_problem, params_dtype
+from .spec import MLPSpec
 
 #: Largest accepted error relative to the tensor's scale, by the dtype a gradient is given in.
 RTOL = {np.dtype("float64"): 1e-9, np.dtype("float32"): 2e-4}
@@ -341,12 +341,8 @@ def check_gradients(
     Returns:
         A :class:`GradientReport`; ``report.ok`` is False on any mismatch.
     """
-    spec = as_spec(spec)
-    params = check_params(spec, params)
+    spec, params, x, y = check_problem(spec, params, x, y)
     dtype = params_dtype(params)
-    x, y = check_batch(spec, x, y, dtype)
-    if y is None:
-        raise TypeError("y is required")
     if backends is None:
         backends = available_backends()
     if isinstance(backends, str):

@@ -167,6 +167,19 @@ def check_batch(
     return xa, ya
 
 
+def check_problem(
+    spec: MLPSpec | Sequence[int], params: object, x: object, y: object
+) -> tuple[MLPSpec, Params, np.ndarray, np.ndarray]:
+    """Validate a whole gradient problem; ``x`` and ``y`` come back in the params' dtype, ``y``
+    as float targets (batch, out)."""
+    spec = as_spec(spec)
+    params = check_params(spec, params)
+    x, y = check_batch(spec, x, y, params_dtype(params))
+    if y is None:
+        raise TypeError("y is required: targets (batch, out) or integer labels (batch,)")
+    return spec, params, x, y
+
+
 # ----------------------------------------------------------------------------------------------
 # File format: one .npz holding W0, b0, W1, b1, ... plus sizes, activation, loss.
 

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..params import Params, check_batch, check_params, params_dtype
+from ..params import Params, check_batch, check_params, check_problem, params_dtype
 from ..spec import MLPSpec, as_spec
 
 # name -> (module, extra to install, the framework's import name)
@@ -65,13 +65,9 @@ def loss_and_grad(
         backend: ``numpy`` (hand-written), ``jax``, ``keras`` (TensorFlow) or
             ``finite_difference`` (float64 oracle).
     """
-    spec = as_spec(spec)
     mod = get_backend(backend)
-    params = check_params(spec, params)
+    spec, params, x, y = check_problem(spec, params, x, y)
     dtype = params_dtype(params)
-    x, y = check_batch(spec, x, y, dtype)
-    if y is None:
-        raise TypeError("y is required: targets (batch, out) or integer labels (batch,)")
     value, grads = mod.loss_and_grad(spec, params, x, y)
     grads = [(np.asarray(gW, dtype), np.asarray(gb, dtype)) for gW, gb in grads]
     return value, grads
