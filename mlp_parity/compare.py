@@ -219,11 +219,7 @@ class GradientReport:
 
     def to_dict(self) -> dict:
         return {
-            "spec": {
-                "sizes": list(self.spec.sizes),
-                "activation": self.spec.activation,
-                "loss": self.spec.loss,
-            },
+            "spec": self.spec.to_dict(),
             "reference": self.reference,
             "reference_loss": self.reference_loss,
             "batch": self.batch,

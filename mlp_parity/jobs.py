@@ -452,7 +452,7 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
 
     data = {
         "command": "compare",
-        "spec": {"sizes": list(spec.sizes), "activation": spec.activation, "loss": spec.loss},
+        "spec": spec.to_dict(),
         "settings": {
             "dtype": args.dtype,
             "epochs": args.epochs,
@@ -647,7 +647,7 @@ def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras
     )
     data = {
         "command": "tutorial",
-        "spec": {"sizes": list(spec.sizes), "activation": spec.activation, "loss": spec.loss},
+        "spec": spec.to_dict(),
         "settings": {
             "dtype": args.dtype,
             "epochs": args.epochs,

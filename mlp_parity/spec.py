@@ -199,6 +199,10 @@ class MLPSpec:
         """Expected ``[((fan_in, fan_out), (fan_out,)), ...]``."""
         return [((a, b), (b,)) for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)]
 
+    def to_dict(self) -> dict:
+        """``{"sizes": [...], "activation": ..., "loss": ...}``, ready for JSON."""
+        return {"sizes": list(self.sizes), "activation": self.activation, "loss": self.loss}
+
     def __str__(self) -> str:
         act = self.activation if isinstance(self.activation, str) else ",".join(self.activation)
         return f"{'-'.join(map(str, self.sizes))} {act} {self.loss}"
