@@ -601,7 +601,7 @@ def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras
         ("corrected", "corrected backprop, numpy", {"grad_fn": corrected}),
     ]
     if use_keras:
-        runs.append(("keras", "keras model.fit", {"backend": "keras"}))
+        runs.append(("keras", "keras, SGD with momentum", {"backend": "keras"}))
     results: dict[str, TrainResult] = {}
     wall: dict[str, float] = {}
     for key, _label, extra in runs:

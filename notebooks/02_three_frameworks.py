@@ -44,8 +44,9 @@ print(spec, "|", spec.num_params, "parameters | backends installed:", mp.availab
 #
 # `mlp_parity.train.train` runs one algorithm — mini-batch SGD with classical momentum,
 # `v <- m v - lr g; p <- p + v` — on one batch order drawn from `seed`, in each framework:
-# numpy with the hand-written gradient, JAX as one jitted `lax.scan` per epoch, Keras with
-# `model.fit` and `keras.optimizers.SGD`. A subset of 1,500 digits, 4 epochs, float64.
+# numpy with the hand-written gradient, JAX as one jitted `lax.scan` per epoch, Keras as the
+# Keras model and `keras.optimizers.SGD` in a custom training loop (a `tf.function`). A subset
+# of 1,500 digits, 4 epochs, float64.
 
 # %%
 x_tr, y_tr = data.x_train[:1500], data.y_train[:1500]

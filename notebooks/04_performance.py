@@ -117,8 +117,8 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 
 # %% [markdown]
 # Samples per second, with the fraction of the matmul ceiling in brackets. What to expect on a
-# small CPU: small batches are dominated by per-step overhead — Python and numpy calls, Keras'
-# `model.fit` machinery, JAX's dispatch — so throughput grows with the batch until the matrix
+# small CPU: small batches are dominated by per-step overhead — Python and numpy calls, TensorFlow's
+# per-op graph execution, JAX's dispatch — so throughput grows with the batch until the matrix
 # multiplies dominate. The hand-written numpy backprop does little besides those multiplies
 # (preallocated buffers, in-place updates), JAX compiles each epoch into one XLA program, and
 # Keras pays the most per step. All of them leave the tutorial's per-sample loop far behind:
