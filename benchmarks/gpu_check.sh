@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU figures of BENCHMARKS.md and the parity tests on a CUDA machine, in one short run.
+# Needs JAX with CUDA, numpy, pytest, hypothesis and pytest-benchmark; TensorFlow is not needed
+# (the Keras tests skip). Run from the repository root: `bash benchmarks/gpu_check.sh [outdir]`.
+set -u
+out=${1:-${OUT:-gpu-results}}
+mkdir -p "$out"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    "$py" -c 'import jax, numpy, platform; print("python", platform.python_version(), "jax", jax.__version__, "numpy", numpy.__version__, jax.devices())'
+} 2>&1 | tee "$out/env.txt"
+
+# 1. Figures: numpy on this machine's CPUs, JAX on the GPU (fraction of the GPU's own float32
+#    matmul peak at 'highest' precision, i.e. TF32 off), batch scaling up to 8192.
+timeout 200 "$py" -m mlp_parity bench --backends numpy,jax --batch-sizes 128,1024,8192 \
+    --check-examples 100 --json "$out/bench_gpu.json" 2>&1 | tee "$out/bench.txt"
+
+# 2. Parity on the GPU: numpy against JAX property tests (float64, and float32 against a
+#    float64 reference at float32 tolerance: TF32 would fail these), training trajectories.
+HYPOTHESIS_PROFILE=dev timeout 150 "$py" -m pytest -q -x \
+    tests/test_parity.py tests/test_train.py tests/test_backends.py 2>&1 | tee "$out/pytest.txt"
+echo "pytest exit: ${PIPESTATUS[0]}" | tee -a "$out/pytest.txt"
