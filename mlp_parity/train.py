@@ -393,6 +393,9 @@ class _NumpyRunner(_Runner):
         self.a = [np.empty((B, w), dt) for w in widths[:-1]]  # hidden activations
         self.delta = [np.empty((B, w), dt) for w in widths]
         self.tmp = [np.empty((B, w), dt) for w in widths[:-1]]
+        self.logp = np.empty((B, widths[-1]), dt)  # the loss's work buffers
+        self.row = np.empty((B, 1), dt)
+        self.row2 = np.empty((B, 1), dt)
         self.acts = spec.hidden_activations
 
     def params(self) -> Params:
@@ -449,12 +452,13 @@ class _NumpyRunner(_Runner):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        """One SGD step in place. The output delta is scaled by ``-lr`` before backprop, so the
+        weight and bias "gradients" come out as ``-lr * g`` (backprop is linear in the output
+        delta) and the momentum update makes one pass fewer over the parameters."""
         m = xb.shape[0]
         z = self._forward(xb)
-        loss_def = LOSSES[self.spec.loss]
-        loss = loss_def.value(z, yb)
         delta = self.delta[-1][:m]
-        delta[...] = loss_def.grad(z, yb)  # (m, out): small
+        loss = self._loss_and_scaled_delta(z, yb, delta)
         for i in range(len(self.W) - 1, -1, -1):
             a_in = xb if i == 0 else self.a[i - 1][:m]
             np.matmul(a_in.T, delta, out=self.gW[i])
@@ -464,8 +468,32 @@ class _NumpyRunner(_Runner):
                 np.matmul(delta, self.W[i].T, out=prev)  # before W[i] is updated
                 self._times_activation_grad(prev, i - 1, m)
                 delta = prev
-            self._update(i)
+            self._update_scaled(i)
         return loss, z  # the logits buffer is untouched by the backward pass
+
+    def _loss_and_scaled_delta(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> float:
+        """The batch loss; ``delta <- -lr * dloss/dz``. Softmax cross-entropy is fused in place
+        (one log-softmax serves the value and the gradient); other losses use ``LOSSES``."""
+        m = z.shape[0]
+        if self.spec.loss != "softmax_cross_entropy":
+            loss_def = LOSSES[self.spec.loss]
+            np.multiply(loss_def.grad(z, y), -self.lr, out=delta)  # (m, out): small
+            return loss_def.value(z, y)
+        logp, mx, s = self.logp[:m], self.row[:m], self.row2[:m]
+        np.max(z, axis=1, keepdims=True, out=mx)
+        np.subtract(z, mx, out=logp)  # shifted logits: exp cannot overflow
+        np.exp(logp, out=delta)
+        np.sum(delta, axis=1, keepdims=True, out=s)
+        np.divide(delta, s, out=delta)  # softmax p
+        np.log(s, out=s)
+        logp -= s  # log-softmax
+        loss = -float(np.vdot(y, logp)) / m
+        # d/dz of -sum_k y_k log p_k is p * sum_k y_k - y; sum_k y_k = 1 for one-hot rows.
+        np.sum(y, axis=1, keepdims=True, out=s)
+        delta *= s
+        delta -= y
+        delta *= -self.lr / m
+        return loss
 
     def _times_activation_grad(self, d: np.ndarray, layer: int, m: int) -> None:
         """``d *= f'(z)`` for hidden layer ``layer``, from its stored activation ``a = f(z)``."""
@@ -482,6 +510,13 @@ class _NumpyRunner(_Runner):
             np.subtract(1.0, tmp, out=tmp)
             d *= tmp
         # identity: f' = 1
+
+    def _update_scaled(self, i: int) -> None:
+        """``v <- momentum v + d; p <- p + v`` for layer ``i``, in place, ``d = -lr g``."""
+        for p, v, d in ((self.W[i], self.vW[i], self.gW[i]), (self.b[i], self.vb[i], self.gb[i])):
+            v *= self.momentum
+            v += d
+            p += v
 
     def _update(self, i: int) -> None:
         """``v <- momentum v - lr g; p <- p + v`` for layer ``i``, in place."""
