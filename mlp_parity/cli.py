@@ -88,16 +88,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from . import bench
 
+    for flag, value, least in (
+        ("--samples", args.samples, 1),
+        ("--scaling-samples", args.scaling_samples, 1),
+        ("--batch-size", args.batch_size, 1),
+        ("--epochs", args.epochs, 1),
+        ("--check-examples", args.check_examples, 0),
+    ):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
     kw = dict(
         sizes=args.sizes,
         batch_size=args.batch_size,
         n=args.samples,
         epochs=args.epochs,
         check_examples=args.check_examples,
+        scaling_n=args.scaling_samples,
     )
     batch_sizes = args.batch_sizes
     if args.quick:  # a smoke test: small data, two batch sizes, few examples
-        kw.update(n=min(args.samples, 2048), scaling_n=1024)
+        kw.update(n=min(args.samples, 2048), scaling_n=min(args.scaling_samples, 1024))
         kw["check_examples"] = min(args.check_examples, 20)
         batch_sizes = "32,128" if batch_sizes is None else batch_sizes
     batch_sizes = "16,32,64,128,256,512" if batch_sizes is None else batch_sizes
@@ -203,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-sizes",
         default=None,
         help="batch sizes for the scaling table (default 16,32,64,128,256,512; '' to skip)",
+    )
+    p.add_argument(
+        "--scaling-samples",
+        type=int,
+        default=20_000,
+        help="samples per epoch in the scaling table (20,000)",
     )
     p.add_argument(
         "--check-examples",

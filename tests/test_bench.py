@@ -28,6 +28,8 @@ def test_bench_command_writes_json(tmp_path, capsys):
             "512",
             "--batch-sizes",
             "64",
+            "--scaling-samples",
+            "300",
             "--check-examples",
             "0",
             "--json",
@@ -64,3 +66,26 @@ def test_benchmark_gradient_step(benchmark, backend):
     mp.loss_and_grad(spec, params, x, y, backend=backend)  # compile outside the timing
     loss, grads = benchmark(mp.loss_and_grad, spec, params, x, y, backend=backend)
     assert np.isfinite(loss) and grads[0][0].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "flag, value", [("--samples", "0"), ("--scaling-samples", "0"), ("--epochs", "0")]
+)
+def test_bench_rejects_empty_measurements(flag, value, capsys):
+    rc = main(["bench", "--quick", flag, value])
+    assert rc == 2 and f"{flag} must be >= 1" in capsys.readouterr().err
+
+
+def test_bench_peak_is_the_better_of_two_measurements(monkeypatch):
+    peaks = iter([100.0, 150.0])
+    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: next(peaks))
+    monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: 2000.0 * k["batch_size"])
+    r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, log=lambda m: None)
+    assert r["matmul_peak_gflops"] == 150.0
+    assert r["matmul_peak_gflops_measurements"] == [100.0, 150.0]
+    peak_sps = 150.0e9 / (6 * 118_282)
+    assert r["training"]["numpy"]["fraction_of_peak"] == pytest.approx(2000 * 128 / peak_sps)
+    assert r["batch_scaling"]["numpy"]["64"] == pytest.approx(2000 * 64 / peak_sps)
+    assert r["batch_scaling_peak"]["numpy"] == "cpu matmul"
