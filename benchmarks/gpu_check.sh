@@ -21,6 +21,6 @@ timeout 200 "$py" -m mlp_parity bench --backends numpy,jax --batch-sizes 128,512
 
 # 2. Parity on the GPU: numpy against JAX property tests (float64, and float32 against a
 #    float64 reference at float32 tolerance: TF32 would fail these), training trajectories.
-HYPOTHESIS_PROFILE=dev timeout 150 "$py" -m pytest -q -x \
+HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci} timeout 200 "$py" -m pytest -q -x \
     tests/test_parity.py tests/test_train.py tests/test_backends.py 2>&1 | tee "$out/pytest.txt"
 echo "pytest exit: ${PIPESTATUS[0]}" | tee -a "$out/pytest.txt"
