@@ -93,6 +93,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ("--scaling-samples", args.scaling_samples, 1),
         ("--batch-size", args.batch_size, 1),
         ("--epochs", args.epochs, 1),
+        ("--repeats", args.repeats, 1),
         ("--check-examples", args.check_examples, 0),
     ):
         if value < least:
@@ -104,6 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         check_examples=args.check_examples,
         scaling_n=args.scaling_samples,
+        repeats=args.repeats,
     )
     batch_sizes = args.batch_sizes
     if args.quick:  # a smoke test: small data, two batch sizes, few examples
@@ -225,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=200,
         help="examples for the check_backprop rate (0 to skip)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of the headline measurements, each between two peak measurements; "
+        "the median is reported (1)",
     )
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     p.add_argument("--json", default=None, help="also write every number to this JSON file")

@@ -69,23 +69,32 @@ def test_benchmark_gradient_step(benchmark, backend):
 
 
 @pytest.mark.parametrize(
-    "flag, value", [("--samples", "0"), ("--scaling-samples", "0"), ("--epochs", "0")]
+    "flag, value",
+    [("--samples", "0"), ("--scaling-samples", "0"), ("--epochs", "0"), ("--repeats", "0")],
 )
 def test_bench_rejects_empty_measurements(flag, value, capsys):
     rc = main(["bench", "--quick", flag, value])
     assert rc == 2 and f"{flag} must be >= 1" in capsys.readouterr().err
 
 
-def test_bench_peak_is_the_better_of_two_measurements(monkeypatch):
-    peaks = iter([100.0, 150.0])
+def test_bench_divides_each_measurement_by_its_bracketing_peaks(monkeypatch):
+    # Peaks: start, after the ceiling, after numpy, (round 2) after the ceiling, after numpy, end.
+    peaks = iter([100.0, 120.0, 90.0, 150.0, 80.0, 110.0])
     monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: next(peaks))
     monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
     monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
-    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: 2000.0 * k["batch_size"])
-    r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, log=lambda m: None)
+    speeds = iter([3000.0, 1000.0, 5000.0])  # numpy round 1, round 2, then batch scaling
+    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: next(speeds))
+    r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, repeats=2, log=lambda m: None)
+    sps = lambda gflops: gflops * 1e9 / (6 * 118_282)  # noqa: E731
     assert r["matmul_peak_gflops"] == 150.0
-    assert r["matmul_peak_gflops_measurements"] == [100.0, 150.0]
-    peak_sps = 150.0e9 / (6 * 118_282)
-    assert r["training"]["numpy"]["fraction_of_peak"] == pytest.approx(2000 * 128 / peak_sps)
-    assert r["batch_scaling"]["numpy"]["64"] == pytest.approx(2000 * 64 / peak_sps)
+    assert r["matmul_peak_gflops_measurements"] == [100.0, 120.0, 90.0, 150.0, 80.0, 110.0]
+    numpy = r["training"]["numpy"]
+    # Round 1 between 120 and 90 -> 120; round 2 between 150 and 80 -> 150.
+    assert [x["local_peak_gflops"] for x in numpy["rounds"]] == [120.0, 150.0]
+    assert numpy["samples_per_s"] == 2000.0
+    assert numpy["fraction_of_peak"] == pytest.approx((3000 / sps(120) + 1000 / sps(150)) / 2)
+    assert numpy["fraction_of_best_peak"] == pytest.approx(2000 / sps(150))
+    assert r["batch_scaling"]["numpy"]["64"] == pytest.approx(5000 / sps(150))
     assert r["batch_scaling_peak"]["numpy"] == "cpu matmul"
+    assert "of best" in bench.format_table(r)
