@@ -64,6 +64,43 @@ def matmul_ceiling(
     return steps * batch_size / (time.perf_counter() - t)
 
 
+def jax_matmul_ceiling(
+    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
+) -> float:
+    """:func:`matmul_ceiling` for XLA: samples/s of the same matmuls (and a weight update, so
+    that nothing is hoisted out of the loop) in one jitted ``lax.scan``, float32, on JAX's
+    default device. What the jax backend could reach if everything but the matmuls were free."""
+    from .backends import get_backend
+
+    get_backend("jax")  # highest matmul precision
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    Ws = [jnp.asarray(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
+    xs = jnp.asarray(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
+
+    def step(Ws, x):
+        acts = [x]
+        for W in Ws:
+            acts.append(acts[-1] @ W)
+        d, grads = acts[-1], []
+        for i in range(len(Ws) - 1, -1, -1):
+            grads.append(acts[i].T @ d)
+            if i > 0:
+                d = d @ Ws[i].T
+        return [W - 1e-9 * g for W, g in zip(Ws, grads[::-1])], None
+
+    run = jax.jit(lambda Ws, xs: jax.lax.scan(step, Ws, xs)[0])
+    jax.block_until_ready(run(Ws, xs))  # compile
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        jax.block_until_ready(run(Ws, xs))
+        best = min(best, time.perf_counter() - t)
+    return steps * batch_size / best
+
+
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rows of real digits (the shipped sample, tiled) when the input is 784 wide."""
     if spec.sizes[0] == 784 and spec.sizes[-1] == 10:
@@ -231,6 +268,8 @@ def run(
         suffix = f" (round {r + 1} of {repeats})" if repeats > 1 else ""
         log(f"matmul ceiling{suffix} ...")
         bracketed("ceiling", lambda: matmul_ceiling(sizes, batch_size))
+        if "jax" in backends:
+            bracketed("jax_ceiling", lambda: jax_matmul_ceiling(sizes, batch_size))
         for b in backends:
             log(f"training throughput: {b}{suffix} ...")
             bracketed(
@@ -268,6 +307,11 @@ def run(
         }
 
     out["matmul_ceiling"] = summary("ceiling")
+    if "jax_ceiling" in rounds:
+        out["jax_matmul_ceiling"] = summary("jax_ceiling")
+        if device_peak_sps:
+            sps = out["jax_matmul_ceiling"]["samples_per_s"]
+            out["jax_matmul_ceiling"]["fraction_of_device_peak"] = sps / device_peak_sps
     for b in backends:
         out["training"][b] = summary(b)
         if b == "jax" and device_peak_sps:
@@ -306,14 +350,19 @@ def format_table(r: dict[str, Any]) -> str:
         "",
         f"{'backend':<16}{'samples/s':>12}{'of peak':>10}{'of best':>10}",
     ]
-    rows = [("matmuls only", r["matmul_ceiling"])] + list(r["training"].items())
+    rows = [("matmuls only", r["matmul_ceiling"])]
+    if "jax_matmul_ceiling" in r:
+        rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
+    rows += list(r["training"].items())
     for name, v in rows:
         line = (
             f"{name:<16}{v['samples_per_s']:>12,.0f}{v['fraction_of_peak']:>10.2f}"
             f"{v.get('fraction_of_best_peak', v['fraction_of_peak']):>10.2f}"
         )
         if name == "matmuls only":
-            line += "   (a step's matmuls at this batch size)"
+            line += "   (a step's matmuls at this batch size, numpy)"
+        elif name == "matmuls in XLA":
+            line += "   (the same in a jitted lax.scan: jax's ceiling)"
         if "fraction_of_device_peak" in v:
             line += f"   ({v['fraction_of_device_peak']:.3f} of device peak)"
         lines.append(line)

@@ -16,6 +16,11 @@ def test_matmul_peak_is_a_positive_rate():
     assert bench.matmul_peak(n=256, repeats=2) > 0
 
 
+@requires_jax
+def test_jax_matmul_ceiling_is_a_positive_rate():
+    assert bench.jax_matmul_ceiling((32, 16, 4), batch_size=8, steps=4) > 0
+
+
 def test_bench_command_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = main(
