@@ -101,6 +101,45 @@ def jax_matmul_ceiling(
     return steps * batch_size / best
 
 
+def tf_matmul_ceiling(
+    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
+) -> float:
+    """:func:`matmul_ceiling` for TensorFlow, the kernels Keras runs on (with the keras
+    backend's settings): the same matmuls and a weight update in a ``tf.function`` loop,
+    float32. What the keras backend could reach if everything but the matmuls were free."""
+    from .backends import get_backend
+
+    get_backend("keras")  # its TensorFlow settings (TF32 off, oneDNN off unless set)
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    Ws = [tf.Variable(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
+    xs = tf.constant(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
+
+    @tf.function
+    def run():
+        for s in tf.range(steps):
+            acts = [xs[s]]
+            for W in Ws:
+                acts.append(tf.matmul(acts[-1], W))
+            d, grads = acts[-1], []
+            for i in range(len(Ws) - 1, -1, -1):
+                grads.append(tf.matmul(acts[i], d, transpose_a=True))
+                if i > 0:
+                    d = tf.matmul(d, Ws[i], transpose_b=True)
+            for W, g in zip(Ws, grads[::-1]):
+                W.assign_sub(1e-9 * g)
+        return tf.constant(0)
+
+    run()  # trace
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        run().numpy()
+        best = min(best, time.perf_counter() - t)
+    return steps * batch_size / best
+
+
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rows of real digits (the shipped sample, tiled) when the input is 784 wide."""
     if spec.sizes[0] == 784 and spec.sizes[-1] == 10:
@@ -270,6 +309,8 @@ def run(
         bracketed("ceiling", lambda: matmul_ceiling(sizes, batch_size))
         if "jax" in backends:
             bracketed("jax_ceiling", lambda: jax_matmul_ceiling(sizes, batch_size))
+        if "keras" in backends:
+            bracketed("tf_ceiling", lambda: tf_matmul_ceiling(sizes, batch_size))
         for b in backends:
             log(f"training throughput: {b}{suffix} ...")
             bracketed(
@@ -312,6 +353,8 @@ def run(
         if device_peak_sps:
             sps = out["jax_matmul_ceiling"]["samples_per_s"]
             out["jax_matmul_ceiling"]["fraction_of_device_peak"] = sps / device_peak_sps
+    if "tf_ceiling" in rounds:
+        out["keras_matmul_ceiling"] = summary("tf_ceiling")
     for b in backends:
         out["training"][b] = summary(b)
         if b == "jax" and device_peak_sps:
@@ -353,6 +396,8 @@ def format_table(r: dict[str, Any]) -> str:
     rows = [("matmuls only", r["matmul_ceiling"])]
     if "jax_matmul_ceiling" in r:
         rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
+    if "keras_matmul_ceiling" in r:
+        rows.append(("matmuls in TF", r["keras_matmul_ceiling"]))
     rows += list(r["training"].items())
     for name, v in rows:
         line = (
@@ -363,6 +408,8 @@ def format_table(r: dict[str, Any]) -> str:
             line += "   (a step's matmuls at this batch size, numpy)"
         elif name == "matmuls in XLA":
             line += "   (the same in a jitted lax.scan: jax's ceiling)"
+        elif name == "matmuls in TF":
+            line += "   (the same in a tf.function loop: keras' ceiling)"
         if "fraction_of_device_peak" in v:
             line += f"   ({v['fraction_of_device_peak']:.3f} of device peak)"
         lines.append(line)

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import requires_jax
+from conftest import requires_jax, requires_keras
 
 import mlp_parity as mp
 from mlp_parity import bench
@@ -19,6 +19,11 @@ def test_matmul_peak_is_a_positive_rate():
 @requires_jax
 def test_jax_matmul_ceiling_is_a_positive_rate():
     assert bench.jax_matmul_ceiling((32, 16, 4), batch_size=8, steps=4) > 0
+
+
+@requires_keras
+def test_tf_matmul_ceiling_is_a_positive_rate():
+    assert bench.tf_matmul_ceiling((32, 16, 4), batch_size=8, steps=4) > 0
 
 
 def test_bench_command_writes_json(tmp_path, capsys):
