@@ -61,7 +61,8 @@ class Progress(NamedTuple):
     ``epoch`` counts from 1 to ``epochs``; ``step`` batches of ``steps`` are done in it.
     ``record`` is ``None`` during the epoch and the epoch's metrics (``loss``, ``accuracy``,
     ``val_loss``, ``val_accuracy`` when validating, ``time``) in the call that ends it.
-    The jax backend runs an epoch in one compiled call, so it reports only the epoch's end.
+    The jax backend runs an epoch in one compiled call, so it reports only the epoch's end;
+    keras runs 32 steps per call and reports after each call.
     """
 
     epoch: int

@@ -199,6 +199,16 @@ def test_progress_reports_steps_and_epochs(backend):
         assert [p.step for p in seen if p.epoch == 1] == [1, 2, 3, 3]
 
 
+@requires_keras
+def test_keras_reports_progress_every_32_steps():
+    spec, params, x, y = _problem(n=70)
+    seen: list[Progress] = []
+    kw = {**SETTINGS, "epochs": 1, "batch_size": 1}
+    train(spec, params, x, y, backend="keras", progress=seen.append, **kw)
+    assert [p.step for p in seen] == [32, 64, 70, 70]
+    assert [p.record is None for p in seen] == [True, True, True, False]
+
+
 @pytest.mark.parametrize("backend", ALL)
 def test_batch_larger_than_the_data(backend):
     spec, params, x, y = _problem(n=20)
