@@ -644,7 +644,8 @@ class _JaxRunner(_Runner):
 # keras: the Keras model and keras.optimizers.SGD(momentum=...) in a custom training loop, a
 # tf.function running KERAS_STEPS_PER_EXECUTION steps per call. model.fit runs the same step
 # (tape gradient of the compiled loss, optimizer.apply) but spends most of a small step in its
-# per-step machinery and input pipeline: 0.2 of the matmul peak here against 0.5 for this loop.
+# per-step machinery and input pipeline: 0.2 of the matmul peak on the dev machine, against
+# 0.34-0.42 for this loop (BENCHMARKS.md).
 
 
 class _KerasRunner(_Runner):
