@@ -259,6 +259,7 @@ def run(
     scaling_n: int = 20_000,
     check_examples: int = 200,
     repeats: int = 1,
+    peak_n: int = 2048,
     log=print,
 ) -> dict[str, Any]:
     """Every measurement; returns a JSON-ready dict. ``log`` receives progress lines.
@@ -266,7 +267,8 @@ def run(
     Headline ratios (matmul ceiling, training at ``batch_size``) divide each throughput by the
     peak measured just before and after it (the higher), the median of ``repeats`` rounds;
     ``fraction_of_best_peak`` divides by the best peak of the whole run instead. The tutorial
-    loop and the batch-scaling table use the best peak."""
+    loop and the batch-scaling table use the best peak. ``peak_n`` sizes the square matmuls
+    that measure the peak (smaller is quicker, and reads lower)."""
     from .backends import available_backends
 
     spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
@@ -295,12 +297,12 @@ def run(
     # headline measurement is bracketed by peak measurements and divided by the better of its
     # two brackets, taken seconds apart; ``repeats`` rounds, the median reported.
     log("measuring float32 matmul peak ...")
-    peaks = [matmul_peak("float32")]
+    peaks = [matmul_peak("float32", n=peak_n)]
     rounds: dict[str, list[tuple[float, float]]] = {}  # name -> [(samples/s, local peak)]
 
     def bracketed(name: str, measure) -> None:
         sps = measure()
-        peaks.append(matmul_peak("float32"))
+        peaks.append(matmul_peak("float32", n=peak_n))
         rounds.setdefault(name, []).append((sps, max(peaks[-2], peaks[-1])))
 
     for r in range(repeats):
@@ -328,7 +330,7 @@ def run(
             str(bs): training_throughput(b, sizes=sizes, batch_size=bs, n=scaling_n, epochs=2)
             for bs in batch_sizes
         }
-    peaks.append(matmul_peak("float32"))
+    peaks.append(matmul_peak("float32", n=peak_n))
     peak = max(peaks)
     peak_sps = peak * 1e9 / (6 * spec.num_params)
     out["matmul_peak_gflops"] = peak

@@ -110,6 +110,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     batch_sizes = args.batch_sizes
     if args.quick:  # a smoke test: small data, two batch sizes, few examples
         kw.update(n=min(args.samples, 2048), scaling_n=min(args.scaling_samples, 1024))
+        kw["peak_n"] = 1024
         kw["check_examples"] = min(args.check_examples, 20)
         batch_sizes = "32,128" if batch_sizes is None else batch_sizes
     batch_sizes = "16,32,64,128,256,512" if batch_sizes is None else batch_sizes
