@@ -2,7 +2,8 @@
 kernel, offline, headless, and draws at least one figure.
 
 The kernel is this interpreter (``sys.executable``), registered in a temporary kernelspec, so
-the test never picks up another environment's ``python`` from PATH. Skipped when jupytext,
+the test never picks up another environment's ``python`` from PATH. Two notebooks run at a
+time, to keep the default test run within its budget. Skipped when jupytext,
 nbclient, ipykernel or a framework the notebooks use is missing
 (``pip install "mlp_parity[all]"``).
 """
@@ -14,6 +15,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -50,9 +52,35 @@ def test_notebooks_exist():
     assert len(NOTEBOOKS) >= 3, f"expected at least three notebooks in {NOTEBOOKS_DIR}"
 
 
-@pytest.fixture
-def kernel_name(tmp_path_factory, monkeypatch):
-    """A kernelspec whose argv is this interpreter, found through JUPYTER_PATH."""
+def _execute(path: Path, kernel_name: str, workdir: Path):
+    """Run one notebook on a fresh kernel; return ``(notebook with outputs, seconds)``."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(path)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(workdir)}},  # the kernel's cwd
+    )
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError, naming the cell, on any error
+    return nb, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def executions(request, tmp_path_factory):
+    """Every notebook, executed two at a time (each kernel mostly keeps one core busy: one BLAS
+    thread, Python, compilation), started at the first test that asks. Maps a notebook's stem
+    to a Future of ``(notebook, seconds)``, for the notebooks whose test was selected.
+    Notebook 04's speed figures are therefore taken beside another notebook here; nothing
+    asserts them."""
+    selected = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_notebook_runs"
+    ]
     root = tmp_path_factory.mktemp("jupyter")
     spec_dir = root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
@@ -65,37 +93,38 @@ def kernel_name(tmp_path_factory, monkeypatch):
             }
         )
     )
-    monkeypatch.setenv("JUPYTER_PATH", str(root))
-    # The kernel inherits this environment: offline data, a headless matplotlib backend.
-    monkeypatch.setenv("MLP_PARITY_OFFLINE", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    # One BLAS thread unless told otherwise: on a busy 2-core machine OpenBLAS threads contend
-    # with each other and the other processes (numpy steps run several times slower).
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        if var not in os.environ:
-            monkeypatch.setenv(var, "1")
-    return KERNEL_NAME
+    with pytest.MonkeyPatch.context() as mp:
+        # A kernelspec whose argv is this interpreter, found through JUPYTER_PATH.
+        mp.setenv("JUPYTER_PATH", str(root))
+        # The kernels inherit this environment: offline data, a headless matplotlib backend.
+        mp.setenv("MLP_PARITY_OFFLINE", "1")
+        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        # One BLAS thread unless told otherwise: on a busy 2-core machine OpenBLAS threads
+        # contend with each other and the other kernel (numpy steps run several times slower).
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            if var not in os.environ:
+                mp.setenv(var, "1")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            yield {
+                p.stem: pool.submit(_execute, p, KERNEL_NAME, tmp_path_factory.mktemp(p.stem))
+                for p in selected
+            }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, kernel_name, tmp_path):
+def test_notebook_is_stored_without_outputs(path):
     import jupytext
-    from nbclient import NotebookClient
 
     nb = jupytext.read(path)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         f"{path.name} is stored with outputs"
     )
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name=kernel_name,
-        resources={"metadata": {"path": str(tmp_path)}},  # the kernel's cwd
-    )
-    start = time.perf_counter()
-    client.execute()  # raises CellExecutionError, naming the cell, on any error
-    elapsed = time.perf_counter() - start
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path, executions):
+    nb, elapsed = executions[path.stem].result()  # re-raises the notebook's error, if any
     pngs = [
         o
         for c in nb.cells
