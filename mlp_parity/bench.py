@@ -293,9 +293,9 @@ def run(
         out["jax_device_peak_gflops"] = jax_matmul_peak()
         device_peak_sps = out["jax_device_peak_gflops"] * 1e9 / (6 * spec.num_params)
         out["jax_device_peak_samples_per_s"] = device_peak_sps
-    # This machine's speed drifts (by 20% within minutes on a shared 2-core host), so every
-    # headline measurement is bracketed by peak measurements and divided by the better of its
-    # two brackets, taken seconds apart; ``repeats`` rounds, the median reported.
+    # This machine's speed drifts (the dev host's peak read 99-176 GFLOP/s within minutes), so
+    # every headline measurement is bracketed by peak measurements and divided by the better of
+    # its two brackets, taken seconds apart; ``repeats`` rounds, the median reported.
     log("measuring float32 matmul peak ...")
     peaks = [matmul_peak("float32", n=peak_n)]
     rounds: dict[str, list[tuple[float, float]]] = {}  # name -> [(samples/s, local peak)]
