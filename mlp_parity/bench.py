@@ -23,18 +23,23 @@ from .spec import MLPSpec
 DEFAULT_SIZES = (784, 128, 128, 10)
 
 
+def _best_seconds(fn, repeats: int) -> float:
+    """The shortest wall time of ``repeats`` calls of ``fn`` (which must wait for its result)."""
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 10) -> float:
     """Best GFLOP/s of an ``n x n @ n x n`` matmul in numpy (its BLAS, all cores)."""
     rng = np.random.default_rng(0)
     a = rng.random((n, n)).astype(dtype)
     b = rng.random((n, n)).astype(dtype)
     a @ b  # warm up threads and caches
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return 2 * n**3 / _best_seconds(lambda: a @ b, repeats) / 1e9
 
 
 def matmul_ceiling(
@@ -93,12 +98,7 @@ def jax_matmul_ceiling(
 
     run = jax.jit(lambda Ws, xs: jax.lax.scan(step, Ws, xs)[0])
     jax.block_until_ready(run(Ws, xs))  # compile
-    best = np.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        jax.block_until_ready(run(Ws, xs))
-        best = min(best, time.perf_counter() - t)
-    return steps * batch_size / best
+    return steps * batch_size / _best_seconds(lambda: jax.block_until_ready(run(Ws, xs)), 3)
 
 
 def tf_matmul_ceiling(
@@ -132,12 +132,7 @@ def tf_matmul_ceiling(
         return tf.constant(0)
 
     run()  # trace
-    best = np.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        run().numpy()
-        best = min(best, time.perf_counter() - t)
-    return steps * batch_size / best
+    return steps * batch_size / _best_seconds(lambda: run().numpy(), 3)
 
 
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -240,12 +235,7 @@ def jax_matmul_peak(n: int = 8192, repeats: int = 10) -> float:
     b = jax.random.uniform(key_b, (n, n), jnp.float32)
     mm = jax.jit(lambda a, b: a @ b)
     mm(a, b).block_until_ready()  # compile, warm up
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        mm(a, b).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return 2 * n**3 / _best_seconds(lambda: mm(a, b).block_until_ready(), repeats) / 1e9
 
 
 def run(
@@ -339,10 +329,11 @@ def run(
 
     def summary(name: str) -> dict[str, Any]:
         fractions = [sps * 6 * spec.num_params / (p * 1e9) for sps, p in rounds[name]]
+        median_sps = float(np.median([sps for sps, _ in rounds[name]]))
         return {
-            "samples_per_s": float(np.median([sps for sps, _ in rounds[name]])),
+            "samples_per_s": median_sps,
             "fraction_of_peak": float(np.median(fractions)),
-            "fraction_of_best_peak": float(np.median([sps for sps, _ in rounds[name]])) / peak_sps,
+            "fraction_of_best_peak": median_sps / peak_sps,
             "rounds": [
                 {"samples_per_s": sps, "local_peak_gflops": p, "fraction_of_peak": f}
                 for (sps, p), f in zip(rounds[name], fractions)

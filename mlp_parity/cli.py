@@ -87,6 +87,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
 
     from . import bench
+    from .train import _positive_int
 
     for flag, value, least in (
         ("--samples", args.samples, 1),
@@ -96,8 +97,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ("--repeats", args.repeats, 1),
         ("--check-examples", args.check_examples, 0),
     ):
-        if value < least:
-            raise ValueError(f"{flag} must be >= {least}, got {value}")
+        _positive_int(flag, value, least)
     kw = dict(
         sizes=args.sizes,
         batch_size=args.batch_size,
