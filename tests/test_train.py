@@ -69,6 +69,25 @@ def test_numpy_follows_the_documented_algorithm():
     assert got.params[0][0].dtype == np.float64
 
 
+@pytest.mark.parametrize(
+    "activation,loss,targets",
+    [
+        ("relu", "softmax_cross_entropy", "soft"),  # rows that do not sum to 1
+        ("sigmoid", "sigmoid_cross_entropy", "given"),
+        ("identity", "mse", "given"),
+    ],
+)
+def test_numpy_follows_the_documented_algorithm_for_each_loss(activation, loss, targets):
+    """The fused softmax gradient, the flat momentum update and each activation's in-place
+    derivative follow the plain algorithm, including for targets whose rows sum to 2."""
+    spec, params, x, y = _problem(n=70, activation=activation, loss=loss)
+    if targets == "soft":
+        y = np.random.default_rng(3).random((70, 10)) * 0.4  # each row sums to about 2
+    got = train(spec, params, x, y, backend="numpy", **SETTINGS)
+    want = _reference_sgd(spec, params, x, y, **SETTINGS)
+    assert _rel(got.params, want) <= 1e-12
+
+
 @pytest.mark.parametrize("backend", AUTODIFF)
 def test_trajectory_parity_float64(backend):
     """Issue 4: after 3 epochs (momentum 0.9, shuffled, partial last batch) every backend's
