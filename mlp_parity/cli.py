@@ -115,10 +115,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         batch_sizes = "32,128" if batch_sizes is None else batch_sizes
     batch_sizes = "16,32,64,128,256,512" if batch_sizes is None else batch_sizes
     kw["batch_sizes"] = [int(b) for b in batch_sizes.split(",") if b]
-    if args.json:
-        folder = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise ValueError(f"--json {args.json}: folder {folder} is not writable")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    if args.plot:
+        if not kw["batch_sizes"]:
+            raise ValueError("--plot draws the batch-size table: give --batch-sizes")
+        from .plots import _matplotlib_figure
+
+        _matplotlib_figure()  # fail now, not after minutes of measuring
     result = bench.run(args.backends.split(","), log=lambda m: print(m, file=sys.stderr), **kw)
     print(bench.format_table(result))
     if args.json:
@@ -126,6 +133,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with os.fdopen(fd, "w") as f:
             json.dump(result, f, indent=2)
         os.replace(tmp, args.json)
+    if args.plot:
+        from .plots import batch_scaling, save_figure
+
+        save_figure(batch_scaling(result), args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -238,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     p.add_argument("--json", default=None, help="also write every number to this JSON file")
+    p.add_argument(
+        "--plot", default=None, help="also draw throughput against batch size to this PNG"
+    )
     p.set_defaults(func=cmd_bench)
 
     from .spec import LOSSES

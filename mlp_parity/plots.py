@@ -1,5 +1,6 @@
-"""Learning-curve figures. matplotlib is imported when a figure is drawn (``pip install
-"mlp_parity[plot]"``); no pyplot, so no global backend state and no display needed."""
+"""Learning-curve and benchmark figures. matplotlib is imported when a figure is drawn
+(``pip install "mlp_parity[plot]"``); no pyplot, so no global backend state and no display
+needed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["learning_curves", "save_figure"]
+__all__ = ["batch_scaling", "learning_curves", "save_figure"]
 
 _STYLES = [  # wide faint lines under narrow dark ones, so curves that coincide stay visible
     {"color": "tab:blue", "linewidth": 5.0, "alpha": 0.35},
@@ -65,6 +66,56 @@ def learning_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def batch_scaling(result: Mapping[str, Any], *, title: str = "") -> Any:
+    """Training throughput against batch size from one ``mlp_parity.bench.run`` result (the
+    dict ``mlp-parity bench --json`` writes): one line per backend, as a fraction of the peak
+    its table row uses (this machine's matmul peak; JAX on an accelerator, the device's), batch
+    size on a log-2 axis, the issue-5 targets and the matmul-only ceilings at the headline
+    batch size marked. Returns a ``matplotlib.figure.Figure``."""
+    scaling = result.get("batch_scaling") or {}
+    if not scaling:
+        raise ValueError("result has no batch_scaling table: run the bench with --batch-sizes")
+    Figure = _matplotlib_figure()
+    fig = Figure(figsize=(7.5, 4.4), layout="constrained")
+    ax = fig.subplots()
+    colours = {"numpy": "tab:blue", "jax": "tab:orange", "keras": "tab:green"}
+    batch = result.get("batch_size")
+    ceilings = {
+        "numpy": result.get("matmul_ceiling"),
+        "jax": result.get("jax_matmul_ceiling"),
+        "keras": result.get("keras_matmul_ceiling"),
+    }
+    for backend, row in scaling.items():
+        sizes = sorted(int(b) for b in row)
+        colour = colours.get(backend, "black")
+        on_device = result.get("batch_scaling_peak", {}).get(backend) == "jax device"
+        label = backend + (" (of the device's peak)" if on_device else "")
+        ax.plot(sizes, [row[str(b)] for b in sizes], "o-", color=colour, label=label)
+        ceiling = ceilings.get(backend)
+        if batch and ceiling and not on_device:
+            ax.plot([batch], [ceiling["fraction_of_best_peak"]], "_", color=colour, ms=22, mew=2)
+        target = _TARGETS.get(backend)
+        if batch and target and not on_device:
+            ax.plot([batch], [target], "*", color=colour, ms=11, alpha=0.6)
+    ax.set_xscale("log", base=2)
+    ticks = sorted({int(b) for row in scaling.values() for b in row})
+    ax.set_xticks(ticks, [str(b) for b in ticks])
+    ax.minorticks_off()
+    ax.set(
+        xlabel="batch size",
+        ylabel="training throughput / matmul peak",
+        title=title or "throughput against batch size (fraction of the run's best peak)",
+    )
+    ax.grid(True, alpha=0.3)
+    ax.plot([], [], "_", color="grey", ms=14, mew=2, label="matmuls alone (ceiling)")
+    ax.plot([], [], "*", color="grey", ms=9, label="issue 5 target")
+    ax.legend(fontsize=8)
+    return fig
+
+
+_TARGETS = {"numpy": 0.80, "jax": 0.90, "keras": 0.50}  # issue 5, at batch 128
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:

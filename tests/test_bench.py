@@ -44,9 +44,12 @@ def test_bench_command_writes_json(tmp_path, capsys):
             "0",
             "--json",
             str(out),
+            "--plot",
+            str(tmp_path / "scaling.png"),
         ]
     )
     assert rc == 0
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = json.loads(out.read_text())
     assert r["parameters"] == 118_282 and r["peak_samples_per_s"] > 0
     assert set(r["training"]) == {"numpy"}
@@ -57,9 +60,36 @@ def test_bench_command_writes_json(tmp_path, capsys):
     assert "of peak" in text and "tutorial loop" in text
 
 
-def test_bench_json_to_unwritable_folder_fails_before_measuring(tmp_path, capsys):
-    rc = main(["bench", "--quick", "--json", str(tmp_path / "nope" / "b.json")])
-    assert rc == 2 and "not writable" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", ["--json", "--plot"])
+def test_bench_output_to_unwritable_folder_fails_before_measuring(tmp_path, capsys, flag):
+    rc = main(["bench", "--quick", flag, str(tmp_path / "nope" / "b.out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{flag} " in err and "not writable" in err
+
+
+def test_bench_plot_needs_the_batch_size_table(tmp_path, capsys):
+    rc = main(["bench", "--quick", "--batch-sizes", "", "--plot", str(tmp_path / "p.png")])
+    assert rc == 2 and "--batch-sizes" in capsys.readouterr().err
+
+
+def test_batch_scaling_figure_marks_each_backend():
+    pytest.importorskip("matplotlib")
+    from mlp_parity.plots import batch_scaling
+
+    result = {
+        "batch_size": 128,
+        "batch_scaling": {"numpy": {"32": 0.2, "128": 0.5}, "jax": {"32": 0.4, "128": 0.6}},
+        "batch_scaling_peak": {"numpy": "cpu matmul", "jax": "jax device"},
+        "matmul_ceiling": {"fraction_of_best_peak": 0.7},
+    }
+    ax = batch_scaling(result).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["numpy", "jax (of the device's peak)"]
+    numpy_line = ax.get_lines()[0]
+    assert list(numpy_line.get_xdata()) == [32, 128]
+    assert list(numpy_line.get_ydata()) == [0.2, 0.5]
+    with pytest.raises(ValueError, match="batch_scaling"):
+        batch_scaling({"batch_scaling": {}})
 
 
 def _step_problem(dtype="float32"):
