@@ -20,7 +20,7 @@ RTOL = {np.dtype("float64"): 1e-9, np.dtype("float32"): 2e-4}
 #: eps * G times the input's magnitude, so a tensor whose true gradient is that small can only
 #: be judged against G. In float64 this still resolves errors of 1e-12 G.
 SCALE_FLOOR = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1e-2}
-#: The finite-difference oracle is an approximation (O(h^4), h = 1e-3): its own tolerance.
+#: The finite-difference oracle is an approximation (O(h^6), h = 1e-3): its own tolerance.
 FD_RTOL = 1e-6
 
 

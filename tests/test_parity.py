@@ -11,6 +11,7 @@ from mlp_parity import strategies as mst
 from mlp_parity.backends import get_backend
 from mlp_parity.compare import FD_RTOL, compare_grads, magnitude_bounds, rtol_for
 from mlp_parity.params import cast_params
+from mlp_parity.spec import MLPSpec
 
 # Each engine against a reference engine written independently of it.
 PAIRS = [("numpy", "jax"), ("keras", "jax"), ("jax", "keras"), ("numpy", "keras")]
@@ -63,6 +64,20 @@ def test_hand_written_backprop_matches_finite_differences(problem):
     step of z = 0 a difference quotient sees both slopes)."""
     spec, params, x, _ = problem
     assume(_min_abs_relu_preactivation(spec, params, x) > 1e-2)
+    _assert_match(problem, "numpy", "finite_difference")
+
+
+def test_finite_differences_where_later_weights_amplify_the_step():
+    """A problem the dev profile once drew: W1 = 20 multiplies b0's step twentyfold, and the
+    oracle's former O(h^4) extrapolation was 1e-5 off there (now O(h^6): 4e-9)."""
+    spec = MLPSpec((1, 1, 1, 3, 1), "tanh", "mse")
+    params = [
+        (np.array([[0.12573022]]), np.zeros(1)),
+        (np.array([[20.40919121]]), np.zeros(1)),
+        (np.array([[1.25730221, -1.32104863, 6.4042265]]), np.zeros(3)),
+        (np.array([[0.07259038], [-0.07627078], [0.36974819]]), np.zeros(1)),
+    ]
+    problem = (spec, params, np.zeros((1, 1)), np.array([[0.12573022]]))
     _assert_match(problem, "numpy", "finite_difference")
 
 
