@@ -19,8 +19,8 @@ round-off (float64: <= 1e-8 relative after several epochs):
 Backends: ``numpy`` (the hand-written gradients with preallocated buffers and in-place updates,
 or a user ``grad_fn``), ``jax`` (one jitted ``lax.scan`` per epoch, parameters and velocities
 on the device, buffers donated), ``keras`` (the Keras model and ``keras.optimizers.SGD`` in a
-custom training loop, a ``tf.function`` over 32 steps at a time). Only numpy is imported here;
-frameworks load on first use.
+custom training loop, an XLA-compiled ``tf.function`` over an epoch's batches). Only numpy is
+imported here; frameworks load on first use.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import functools
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -49,7 +50,9 @@ __all__ = [
 ]
 
 TRAIN_BACKENDS = ("numpy", "jax", "keras")
-KERAS_STEPS_PER_EXECUTION = 32
+#: Keras steps per compiled call when a progress callback wants to hear between calls (each call
+#: costs a few milliseconds of launch); without one, a whole epoch is one call.
+KERAS_STEPS_PER_EXECUTION = 128
 #: A gradient function for ``train(..., grad_fn=)``: ``grad_fn(params, x, y) -> grads``, with
 #: ``x`` (batch, in), ``y`` float targets (batch, out), grads shaped like ``params``.
 GradFn = Callable[[Params, np.ndarray, np.ndarray], Params]
@@ -62,7 +65,8 @@ class Progress(NamedTuple):
     ``record`` is ``None`` during the epoch and the epoch's metrics (``loss``, ``accuracy``,
     ``val_loss``, ``val_accuracy`` when validating, ``time``) in the call that ends it.
     The jax backend runs an epoch in one compiled call, so it reports only the epoch's end;
-    keras runs 32 steps per call and reports after each call.
+    keras, given a callback, runs ``KERAS_STEPS_PER_EXECUTION`` (128) steps per compiled call
+    and reports after each call.
     """
 
     epoch: int
@@ -662,11 +666,17 @@ class _JaxRunner(_Runner):
 
 
 # ----------------------------------------------------------------------------------------------
-# keras: the Keras model and keras.optimizers.SGD(momentum=...) in a custom training loop, a
-# tf.function running KERAS_STEPS_PER_EXECUTION steps per call. model.fit runs the same step
-# (tape gradient of the compiled loss, optimizer.apply) but spends most of a small step in its
-# per-step machinery and input pipeline: 0.2 of the matmul peak on the dev machine, against
-# 0.34-0.42 for this loop (BENCHMARKS.md).
+# keras: the Keras model and keras.optimizers.SGD(momentum=...) in a custom training loop: one
+# XLA-compiled tf.function (jit_compile=True) runs a whole epoch's full batches per call (or
+# KERAS_STEPS_PER_EXECUTION of them, to report progress), gathering them from the data.
+# model.fit runs the same step (tape gradient of the compiled loss, optimizer.apply) but spends
+# most of a small step in its per-step machinery and input pipeline (0.2 of the matmul peak on
+# the dev machine); the same loop in TensorFlow's graph executor reached 0.31-0.42, each of its
+# ~150 small ops a step paying dispatch; compiled, XLA fuses them (BENCHMARKS.md).
+
+#: Compile the Keras training loop with XLA. Falls back (with a warning) to TensorFlow's graph
+#: executor where this TensorFlow build has no XLA for the device.
+KERAS_JIT_COMPILE = True
 
 
 class _KerasRunner(_Runner):
@@ -702,25 +712,25 @@ class _KerasRunner(_Runner):
         )
         optimizer.build(variables)
         loss_fn = kt.keras_loss(spec, dtype)
-        X, Y = tf.constant(x), tf.constant(y)
-        labels = tf.constant(_class_labels(spec, y))
+        # Arguments, not captured constants: XLA would otherwise fold the data into the program.
+        self.data = (tf.constant(x), tf.constant(y), tf.constant(_class_labels(spec, y)))
         single = spec.sizes[-1] == 1
         threshold = 0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-        def run(order):
-            """Consecutive batches of ``order`` (the last may be partial): SGD steps, and the
+        def run(X, Y, labels, batches, count):
+            """SGD steps on the batches ``batches[:count]`` (rows of indices into the data; the
+            rest is padding, so that every call has the same shapes and compiles once): the
             sums of the batch losses times their sizes and of the correct predictions."""
             loss_sum = tf.constant(0.0, tf.float64)
             correct = tf.constant(0, tf.int64)
-            for start in tf.range(0, tf.shape(order, out_type=tf.int64)[0], batch_size):
-                idx = order[start : start + batch_size]
+            m = tf.cast(tf.shape(batches)[1], tf.float64)
+            for i in tf.range(count):
+                idx = batches[i]
                 xb, yb = tf.gather(X, idx), tf.gather(Y, idx)
                 with tf.GradientTape() as tape:
                     z = model(xb, training=True)
                     value = loss_fn(yb, z)
                 optimizer.apply(tape.gradient(value, variables), variables)
-                m = tf.cast(tf.shape(idx)[0], tf.float64)
                 loss_sum += tf.cast(value, tf.float64) * m
                 if single:
                     pred = tf.cast(z[:, 0] > threshold, tf.int64)
@@ -729,18 +739,47 @@ class _KerasRunner(_Runner):
                 correct += tf.reduce_sum(tf.cast(pred == tf.gather(labels, idx), tf.int64))
             return loss_sum, correct
 
-        self.run = run
+        self._plain = tf.function(run)
+        self.run = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else self._plain
+
+    def _call(self, batches: np.ndarray, count: int):
+        tf = self.tf
+        args = (*self.data, tf.constant(batches), tf.constant(count, tf.int32))
+        if self.run is self._plain:
+            return self.run(*args)
+        try:
+            return self.run(*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
+            if "xla" not in str(e).lower() or "compil" not in str(e).lower():
+                raise
+            warnings.warn(
+                f"keras backend: XLA is unavailable here ({str(e).splitlines()[0]}); training "
+                "in TensorFlow's graph executor instead (slower)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.run = self._plain
+            return self.run(*args)
 
     def epoch(self, order: np.ndarray, on_step: Callable[[int], None] | None) -> tuple[float, int]:
-        chunk = KERAS_STEPS_PER_EXECUTION * self.batch_size
+        n, B = order.shape[0], self.batch_size
         order = order.astype(np.int64, copy=False)
-        loss_sum, correct = 0.0, 0
-        for start in range(0, order.shape[0], chunk):
-            ls, c = self.run(self.tf.constant(order[start : start + chunk]))
-            loss_sum += float(ls)
-            correct += int(c)
+        full = n // B
+        K = KERAS_STEPS_PER_EXECUTION if on_step is not None else max(full, 1)
+        batches = np.zeros((K, B), np.int64)  # padded to K rows: one shape, one compilation
+        loss_sum, correct, steps = 0.0, 0, 0
+        for first in range(0, full, K):
+            count = min(K, full - first)
+            batches[:count] = order[first * B : (first + count) * B].reshape(count, B)
+            ls, c = self._call(batches, count)
+            loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + count
             if on_step is not None:
-                on_step(-(-min(start + chunk, order.shape[0]) // self.batch_size))
+                on_step(steps)
+        if n % B:  # the partial last batch: its own shape, one more compilation
+            ls, c = self._call(order[full * B :].reshape(1, -1), 1)
+            loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + 1
+            if on_step is not None:
+                on_step(steps)
         return loss_sum, correct
 
     def params(self) -> Params:

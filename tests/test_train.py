@@ -104,6 +104,46 @@ def test_trajectory_parity_float64(backend):
         assert got.history[key] == ref.history[key]
 
 
+@requires_keras
+def test_keras_without_xla_follows_the_same_trajectory(monkeypatch):
+    """The graph-executor fallback (no XLA for the device) trains the same trajectory."""
+    import mlp_parity.train as train_module
+
+    spec, params, x, y = _problem(n=70)
+    ref = train(spec, params, x, y, backend="numpy", **SETTINGS)
+    monkeypatch.setattr(train_module, "KERAS_JIT_COMPILE", False)
+    got = train(spec, params, x, y, backend="keras", **SETTINGS)
+    assert _rel(got.params, ref.params) <= 1e-8
+    np.testing.assert_allclose(got.history["loss"], ref.history["loss"], rtol=1e-10)
+
+
+@requires_keras
+def test_keras_falls_back_to_the_graph_executor_when_xla_is_missing():
+    import tensorflow as tf
+
+    from mlp_parity.train import _KerasRunner
+
+    spec, params, x, y = _problem(n=70)
+    targets = one_hot(y, 10).astype(np.float64)
+
+    def failing(message):
+        def run(*args):
+            raise tf.errors.InvalidArgumentError(None, None, message)
+
+        return run
+
+    runner = _KerasRunner(spec, params, x, targets, 32, 0.1, 0.9)
+    runner.run = failing("XLA compilation requested, but XLA is not available for this device")
+    with pytest.warns(RuntimeWarning, match="XLA is unavailable"):
+        loss_sum, correct = runner.epoch(np.arange(70), None)
+    assert runner.run is runner._plain and np.isfinite(loss_sum) and 0 <= correct <= 70
+
+    runner = _KerasRunner(spec, params, x, targets, 32, 0.1, 0.9)
+    runner.run = failing("indices[3] = 99 is not in [0, 70)")  # anything else propagates
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not in"):
+        runner.epoch(np.arange(70), None)
+
+
 @pytest.mark.parametrize("backend", AUTODIFF)
 @pytest.mark.parametrize(
     "loss,activation,sizes",
@@ -219,12 +259,14 @@ def test_progress_reports_steps_and_epochs(backend):
 
 
 @requires_keras
-def test_keras_reports_progress_every_32_steps():
-    spec, params, x, y = _problem(n=70)
+def test_keras_reports_progress_between_compiled_calls():
+    from mlp_parity.train import KERAS_STEPS_PER_EXECUTION as K
+
+    spec, params, x, y = _problem(n=2 * K + 6)
     seen: list[Progress] = []
     kw = {**SETTINGS, "epochs": 1, "batch_size": 1}
     train(spec, params, x, y, backend="keras", progress=seen.append, **kw)
-    assert [p.step for p in seen] == [32, 64, 70, 70]
+    assert [p.step for p in seen] == [K, 2 * K, 2 * K + 6, 2 * K + 6]
     assert [p.record is None for p in seen] == [True, True, True, False]
 
 
