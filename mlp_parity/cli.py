@@ -82,9 +82,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import json
     import os
-    import tempfile
 
     from . import bench
     from .train import _positive_int
@@ -129,10 +127,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = bench.run(args.backends.split(","), log=lambda m: print(m, file=sys.stderr), **kw)
     print(bench.format_table(result))
     if args.json:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.json)), suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, args.json)
+        from pathlib import Path
+
+        from .jobs import write_json
+
+        write_json(Path(args.json), result)  # atomic, the usual permissions, NaN -> null
     if args.plot:
         from .plots import batch_scaling, save_figure
 

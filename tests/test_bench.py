@@ -2,6 +2,7 @@
 ``pytest tests/test_bench.py --benchmark-enable`` times the steps with pytest-benchmark."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -51,6 +52,9 @@ def test_bench_command_writes_json(tmp_path, capsys):
     assert rc == 0
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = json.loads(out.read_text())
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
     assert r["parameters"] == 118_282 and r["peak_samples_per_s"] > 0
     assert set(r["training"]) == {"numpy"}
     assert 0 < r["training"]["numpy"]["fraction_of_peak"]
