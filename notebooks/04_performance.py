@@ -117,9 +117,11 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 
 # %% [markdown]
 # Samples per second, with the fraction of the matmul ceiling in brackets. What to expect on a
-# small CPU: small batches are dominated by per-step overhead — Python and numpy calls, TensorFlow's
-# per-op graph execution, JAX's dispatch — so throughput grows with the batch until the matrix
-# multiplies dominate. The hand-written numpy backprop does little besides those multiplies
-# (preallocated buffers, in-place updates), JAX compiles each epoch into one XLA program, and
-# Keras pays the most per step. All of them leave the tutorial's per-sample loop far behind:
-# vectorising over the batch is the single largest speed-up.
+# small CPU: small batches are dominated by per-step overhead — Python and numpy calls in the
+# numpy engine — so throughput grows with the batch until the matrix multiplies dominate. The
+# hand-written numpy backprop does little besides those multiplies (preallocated buffers,
+# in-place updates) but still makes some thirty numpy calls a step; JAX and Keras each compile
+# an epoch into one XLA program (Keras with `jit_compile=True`), so they pay least per step but
+# run XLA's matrix multiplies, which at batch 128 on the development machine reach less of the
+# peak than OpenBLAS's (BENCHMARKS.md). All of them leave the tutorial's per-sample loop far
+# behind: vectorising over the batch is the single largest speed-up.
