@@ -455,7 +455,12 @@ class _NumpyRunner(_Runner):
             act, out = self.acts[i], self.a[i][:m]
             # In place, the same operations (same rounding) as spec.ACTIVATIONS.
             if act == "relu":
-                np.maximum(z, 0.0, out=out)
+                # z * [z > 0]: max(z, 0) for every finite z and NaN (-inf, a diverged run, gives
+                # NaN), in two fast passes where np.maximum takes three times as long; the mask
+                # is relu'(z) (relu'(0) = 0), kept for the backward pass.
+                mask = self.tmp[i][:m]
+                np.greater(z, 0.0, out=mask)
+                np.multiply(z, mask, out=out)
             elif act == "sigmoid":
                 np.multiply(z, 0.5, out=out)
                 np.tanh(out, out=out)
@@ -524,8 +529,7 @@ class _NumpyRunner(_Runner):
     def _times_activation_grad(self, d: np.ndarray, layer: int, m: int) -> None:
         """``d *= f'(z)`` for hidden layer ``layer``, from its stored activation ``a = f(z)``."""
         act, a, tmp = self.acts[layer], self.a[layer][:m], self.tmp[layer][:m]
-        if act == "relu":  # relu'(z) = [z > 0] = [a > 0]; relu'(0) = 0
-            np.greater(a, 0.0, out=tmp)
+        if act == "relu":  # the forward pass left relu'(z) = [z > 0] in tmp
             d *= tmp
         elif act == "sigmoid":  # s (1 - s)
             np.subtract(1.0, a, out=tmp)
