@@ -721,14 +721,14 @@ class _KerasRunner(_Runner):
         single = spec.sizes[-1] == 1
         threshold = 0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5
 
-        def run(X, Y, labels, batches, count):
-            """SGD steps on the batches ``batches[:count]`` (rows of indices into the data; the
-            rest is padding, so that every call has the same shapes and compiles once): the
-            sums of the batch losses times their sizes and of the correct predictions."""
+        def run(X, Y, labels, batches):
+            """SGD steps on ``batches`` (k, m), rows of indices into the data: the sums of the
+            batch losses times their sizes and of the correct predictions. XLA compiles once
+            per shape of ``batches`` (the trip count is a compile-time constant to it)."""
             loss_sum = tf.constant(0.0, tf.float64)
             correct = tf.constant(0, tf.int64)
             m = tf.cast(tf.shape(batches)[1], tf.float64)
-            for i in tf.range(count):
+            for i in tf.range(tf.shape(batches)[0]):
                 idx = batches[i]
                 xb, yb = tf.gather(X, idx), tf.gather(Y, idx)
                 with tf.GradientTape() as tape:
@@ -746,9 +746,9 @@ class _KerasRunner(_Runner):
         self._plain = tf.function(run)
         self.run = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else self._plain
 
-    def _call(self, batches: np.ndarray, count: int):
+    def _call(self, batches: np.ndarray):
         tf = self.tf
-        args = (*self.data, tf.constant(batches), tf.constant(count, tf.int32))
+        args = (*self.data, tf.constant(batches))
         if self.run is self._plain:
             return self.run(*args)
         try:
@@ -769,18 +769,18 @@ class _KerasRunner(_Runner):
         n, B = order.shape[0], self.batch_size
         order = order.astype(np.int64, copy=False)
         full = n // B
+        # One call per epoch (one compilation), or chunks of K steps to report progress (one
+        # more compilation for a shorter last chunk); a partial last batch is one more shape.
         K = KERAS_STEPS_PER_EXECUTION if on_step is not None else max(full, 1)
-        batches = np.zeros((K, B), np.int64)  # padded to K rows: one shape, one compilation
         loss_sum, correct, steps = 0.0, 0, 0
         for first in range(0, full, K):
             count = min(K, full - first)
-            batches[:count] = order[first * B : (first + count) * B].reshape(count, B)
-            ls, c = self._call(batches, count)
+            ls, c = self._call(order[first * B : (first + count) * B].reshape(count, B))
             loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + count
             if on_step is not None:
                 on_step(steps)
-        if n % B:  # the partial last batch: its own shape, one more compilation
-            ls, c = self._call(order[full * B :].reshape(1, -1), 1)
+        if n % B:
+            ls, c = self._call(order[full * B :].reshape(1, -1))
             loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + 1
             if on_step is not None:
                 on_step(steps)
