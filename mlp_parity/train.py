@@ -140,9 +140,17 @@ def _class_labels(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
     return y.argmax(axis=1)
 
 
+def _single_output_threshold(spec: MLPSpec) -> float | None:
+    """The logit above which a one-output network predicts class 1 (``None``: argmax)."""
+    if spec.sizes[-1] != 1:
+        return None
+    return 0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5
+
+
 def _predicted(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
-    if spec.sizes[-1] == 1:
-        return (z[:, 0] > (0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5)).astype(np.int64)
+    threshold = _single_output_threshold(spec)
+    if threshold is not None:
+        return (z[:, 0] > threshold).astype(np.int64)
     return z.argmax(axis=1)
 
 
@@ -493,10 +501,7 @@ class _NumpyRunner(_Runner):
                 np.matmul(delta, self.W[i].T, out=prev)
                 self._times_activation_grad(prev, i - 1, m)
                 delta = prev
-        # v <- momentum v + (-lr g); p <- p + v, over all parameters at once.
-        self.v *= self.momentum
-        self.v += self.g
-        self.p += self.v
+        self._apply_scaled_gradients()
         return loss, z  # the logits buffer is untouched by the backward pass
 
     def _loss_and_scaled_delta(self, z: np.ndarray, y: np.ndarray, delta: np.ndarray) -> float:
@@ -552,12 +557,16 @@ class _NumpyRunner(_Runner):
         for i, (gW, gb) in enumerate(grads):
             self.gW[i][...] = gW
             self.gb[i][...] = gb
-        # v <- momentum v - lr g; p <- p + v
-        self.v *= self.momentum
-        self.g *= self.lr
-        self.v -= self.g
-        self.p += self.v
+        self.g *= -self.lr
+        self._apply_scaled_gradients()
         return loss, z
+
+    def _apply_scaled_gradients(self) -> None:
+        """``v <- momentum v + g; p <- p + v`` over all parameters at once, ``g`` already
+        holding ``-lr`` times the gradient."""
+        self.v *= self.momentum
+        self.v += self.g
+        self.p += self.v
 
 
 def _flat_views(flat: np.ndarray, sizes: tuple[int, ...]) -> tuple[list, list]:
@@ -651,11 +660,14 @@ class _JaxRunner(_Runner):
         self.x, self.y = put(x), put(y)
         self.labels = put(_class_labels(spec, y))
         self.n = x.shape[0]
-        threshold = None
-        if spec.sizes[-1] == 1:
-            threshold = 0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5
         self.fn = _jax_epoch_fn(
-            spec.hidden_activations, spec.loss, self.n, batch_size, lr, momentum, threshold
+            spec.hidden_activations,
+            spec.loss,
+            self.n,
+            batch_size,
+            lr,
+            momentum,
+            _single_output_threshold(spec),
         )
 
     def epoch(self, order: np.ndarray, on_step: Callable[[int], None] | None) -> tuple[float, int]:
@@ -718,8 +730,7 @@ class _KerasRunner(_Runner):
         loss_fn = kt.keras_loss(spec, dtype)
         # Arguments, not captured constants: XLA would otherwise fold the data into the program.
         self.data = (tf.constant(x), tf.constant(y), tf.constant(_class_labels(spec, y)))
-        single = spec.sizes[-1] == 1
-        threshold = 0.0 if spec.loss == "sigmoid_cross_entropy" else 0.5
+        threshold = _single_output_threshold(spec)
 
         def run(X, Y, labels, batches):
             """SGD steps on ``batches`` (k, m), rows of indices into the data: the sums of the
@@ -736,7 +747,7 @@ class _KerasRunner(_Runner):
                     value = loss_fn(yb, z)
                 optimizer.apply(tape.gradient(value, variables), variables)
                 loss_sum += tf.cast(value, tf.float64) * m
-                if single:
+                if threshold is not None:
                     pred = tf.cast(z[:, 0] > threshold, tf.int64)
                 else:
                     pred = tf.argmax(z, axis=1)
@@ -772,16 +783,13 @@ class _KerasRunner(_Runner):
         # One call per epoch (one compilation), or chunks of K steps to report progress (one
         # more compilation for a shorter last chunk); a partial last batch is one more shape.
         K = KERAS_STEPS_PER_EXECUTION if on_step is not None else max(full, 1)
-        loss_sum, correct, steps = 0.0, 0, 0
-        for first in range(0, full, K):
-            count = min(K, full - first)
-            ls, c = self._call(order[first * B : (first + count) * B].reshape(count, B))
-            loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + count
-            if on_step is not None:
-                on_step(steps)
+        chunks = [order[f * B : min(f + K, full) * B].reshape(-1, B) for f in range(0, full, K)]
         if n % B:
-            ls, c = self._call(order[full * B :].reshape(1, -1))
-            loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + 1
+            chunks.append(order[full * B :].reshape(1, -1))
+        loss_sum, correct, steps = 0.0, 0, 0
+        for batches in chunks:
+            ls, c = self._call(batches)
+            loss_sum, correct, steps = loss_sum + float(ls), correct + int(c), steps + len(batches)
             if on_step is not None:
                 on_step(steps)
         return loss_sum, correct
