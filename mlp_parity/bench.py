@@ -23,6 +23,12 @@ from .spec import MLPSpec
 DEFAULT_SIZES = (784, 128, 128, 10)
 
 
+def _peak_samples_per_s(gflops: float, spec: MLPSpec) -> float:
+    """Samples/s a step would run at ``gflops`` by issue 5's yardstick: 6 FLOPs per parameter
+    per sample (forward 2, backward 4)."""
+    return gflops * 1e9 / (6 * spec.num_params)
+
+
 def _best_seconds(fn, repeats: int) -> float:
     """The shortest wall time of ``repeats`` calls of ``fn`` (which must wait for its result)."""
     best = np.inf
@@ -284,7 +290,7 @@ def run(
     if "jax" in backends and not out["jax_device"].startswith("cpu"):
         log(f"measuring float32 matmul peak of JAX on {out['jax_device']} ...")
         out["jax_device_peak_gflops"] = jax_matmul_peak()
-        device_peak_sps = out["jax_device_peak_gflops"] * 1e9 / (6 * spec.num_params)
+        device_peak_sps = _peak_samples_per_s(out["jax_device_peak_gflops"], spec)
         out["jax_device_peak_samples_per_s"] = device_peak_sps
     # This machine's speed drifts (the dev host's peak read 99-176 GFLOP/s within minutes), so
     # every headline measurement is bracketed by peak measurements and divided by the better of
@@ -325,13 +331,13 @@ def run(
         }
     peaks.append(matmul_peak("float32", n=peak_n))
     peak = max(peaks)
-    peak_sps = peak * 1e9 / (6 * spec.num_params)
+    peak_sps = _peak_samples_per_s(peak, spec)
     out["matmul_peak_gflops"] = peak
     out["matmul_peak_gflops_measurements"] = peaks
     out["peak_samples_per_s"] = peak_sps
 
     def summary(name: str) -> dict[str, Any]:
-        fractions = [sps * 6 * spec.num_params / (p * 1e9) for sps, p in rounds[name]]
+        fractions = [sps / _peak_samples_per_s(p, spec) for sps, p in rounds[name]]
         median_sps = float(np.median([sps for sps, _ in rounds[name]]))
         return {
             "samples_per_s": median_sps,
