@@ -112,8 +112,9 @@ def tf_matmul_ceiling(
 ) -> float:
     """:func:`matmul_ceiling` for TensorFlow, the kernels Keras runs on (with the keras
     backend's settings): the same matmuls and a weight update in an XLA-compiled
-    ``tf.function`` loop, as the keras backend trains (``train.KERAS_JIT_COMPILE``), float32.
-    What the keras backend could reach if everything but the matmuls were free."""
+    ``tf.function`` loop, as the keras backend trains (``train.KERAS_JIT_COMPILE``; the graph
+    executor, with a warning, where XLA is unavailable), float32. What the keras backend could
+    reach if everything but the matmuls were free."""
     from .backends import get_backend
 
     get_backend("keras")  # its TensorFlow settings (TF32 off, oneDNN off unless set)
@@ -123,9 +124,8 @@ def tf_matmul_ceiling(
     Ws = [tf.Variable(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
     xs = tf.constant(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
 
-    from .train import KERAS_JIT_COMPILE
+    from .train import KERAS_JIT_COMPILE, _xla_or_graph
 
-    @tf.function(jit_compile=KERAS_JIT_COMPILE)
     def run(xs):  # an argument: XLA would fold a captured constant into the program
         for s in tf.range(steps):
             acts = [xs[s]]
@@ -140,8 +140,10 @@ def tf_matmul_ceiling(
                 W.assign_sub(1e-9 * g)
         return tf.constant(0)
 
-    run(xs)  # compile
-    return steps * batch_size / _best_seconds(lambda: run(xs).numpy(), 3)
+    plain = tf.function(run)
+    fn = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else plain
+    _, fn = _xla_or_graph(tf, fn, plain, (xs,), "tf_matmul_ceiling")  # compile (or fall back)
+    return steps * batch_size / _best_seconds(lambda: fn(xs).numpy(), 3)
 
 
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:

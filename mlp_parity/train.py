@@ -695,6 +695,26 @@ class _JaxRunner(_Runner):
 KERAS_JIT_COMPILE = True
 
 
+def _xla_or_graph(tf, compiled, plain, args: tuple, what: str):
+    """``(compiled(*args), compiled)``; where this TensorFlow build has no XLA for the device,
+    a ``RuntimeWarning`` and ``(plain(*args), plain)``, so that callers keep the one that ran.
+    Any other error propagates."""
+    if compiled is plain:
+        return plain(*args), plain
+    try:
+        return compiled(*args), compiled
+    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
+        if "xla" not in str(e).lower() or "compil" not in str(e).lower():
+            raise
+        warnings.warn(
+            f"{what}: XLA is unavailable here ({str(e).splitlines()[0]}); running in "
+            "TensorFlow's graph executor instead (slower)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return plain(*args), plain
+
+
 class _KerasRunner(_Runner):
     def __init__(
         self,
@@ -758,23 +778,11 @@ class _KerasRunner(_Runner):
         self.run = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else self._plain
 
     def _call(self, batches: np.ndarray):
-        tf = self.tf
-        args = (*self.data, tf.constant(batches))
-        if self.run is self._plain:
-            return self.run(*args)
-        try:
-            return self.run(*args)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
-            if "xla" not in str(e).lower() or "compil" not in str(e).lower():
-                raise
-            warnings.warn(
-                f"keras backend: XLA is unavailable here ({str(e).splitlines()[0]}); training "
-                "in TensorFlow's graph executor instead (slower)",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            self.run = self._plain
-            return self.run(*args)
+        args = (*self.data, self.tf.constant(batches))
+        result, self.run = _xla_or_graph(
+            self.tf, self.run, self._plain, args, "keras backend: training"
+        )
+        return result
 
     def epoch(self, order: np.ndarray, on_step: Callable[[int], None] | None) -> tuple[float, int]:
         n, B = order.shape[0], self.batch_size

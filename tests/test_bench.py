@@ -27,6 +27,28 @@ def test_tf_matmul_ceiling_is_a_positive_rate():
     assert bench.tf_matmul_ceiling((32, 16, 4), batch_size=8, steps=4) > 0
 
 
+@requires_keras
+def test_tf_matmul_ceiling_falls_back_to_the_graph_executor_without_xla(monkeypatch):
+    """As the keras training loop does: a TensorFlow build without XLA still gets a ceiling."""
+    import tensorflow as tf
+
+    real_function = tf.function
+
+    def function_without_xla(fn, **kwargs):
+        if not kwargs.get("jit_compile"):
+            return real_function(fn, **kwargs)
+
+        def compiled(*args):
+            message = "XLA compilation requested, but XLA is not available for this device"
+            raise tf.errors.InvalidArgumentError(None, None, message)
+
+        return compiled
+
+    monkeypatch.setattr(tf, "function", function_without_xla)
+    with pytest.warns(RuntimeWarning, match="tf_matmul_ceiling: XLA is unavailable"):
+        assert bench.tf_matmul_ceiling((32, 16, 4), batch_size=8, steps=4) > 0
+
+
 def test_bench_command_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = main(
