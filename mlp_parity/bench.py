@@ -124,7 +124,9 @@ def tf_matmul_ceiling(
     Ws = [tf.Variable(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
     xs = tf.constant(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
 
-    from .train import KERAS_JIT_COMPILE, _xla_or_graph
+    from .train import KERAS_JIT_COMPILE, _quiet_expected_retracing, _xla_or_graph
+
+    _quiet_expected_retracing(tf)
 
     def run(xs):  # an argument: XLA would fold a captured constant into the program
         for s in tf.range(steps):

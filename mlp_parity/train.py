@@ -26,6 +26,7 @@ imported here; frameworks load on first use.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import numbers
 import time
@@ -695,6 +696,25 @@ class _JaxRunner(_Runner):
 KERAS_JIT_COMPILE = True
 
 
+class _ExpectedRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning for the loops below. Each
+    ``train`` call (or ceiling measurement) traces its own model's loop, once per batch shape,
+    by design; TensorFlow counts the traces of every closure of one function together, so a
+    learning-rate sweep would warn of "excessive" retracing that is not happening."""
+
+    LOOPS = ("_KerasRunner.__init__.<locals>.run", "tf_matmul_ceiling.<locals>.run")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "retracing" not in message or not any(loop in message for loop in self.LOOPS)
+
+
+def _quiet_expected_retracing(tf) -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(f, _ExpectedRetracing) for f in logger.filters):
+        logger.addFilter(_ExpectedRetracing())
+
+
 def _xla_or_graph(tf, compiled, plain, args: tuple, what: str):
     """``(compiled(*args), compiled)``; where this TensorFlow build has no XLA for the device,
     a ``RuntimeWarning`` and ``(plain(*args), plain)``, so that callers keep the one that ran.
@@ -774,6 +794,7 @@ class _KerasRunner(_Runner):
                 correct += tf.reduce_sum(tf.cast(pred == tf.gather(labels, idx), tf.int64))
             return loss_sum, correct
 
+        _quiet_expected_retracing(tf)
         self._plain = tf.function(run)
         self.run = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else self._plain
 

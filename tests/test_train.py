@@ -144,6 +144,37 @@ def test_keras_falls_back_to_the_graph_executor_when_xla_is_missing():
         runner.epoch(np.arange(70), None)
 
 
+@requires_keras
+def test_keras_training_in_a_loop_does_not_warn_of_retracing(monkeypatch):
+    """Each train() call traces its own model's loop by design; TensorFlow counts the traces of
+    all its closures together and would call a sweep of a few models "excessive retracing"."""
+    import logging
+
+    import tensorflow as tf
+
+    import mlp_parity.train as train_module
+
+    monkeypatch.setattr(train_module, "KERAS_JIT_COMPILE", False)  # the same traces, no XLA
+
+    class Recorder(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    recorder = Recorder()
+    tf.get_logger().addHandler(recorder)
+    try:
+        spec, params, x, y = _problem(n=40, sizes=(6, 5, 3))
+        for _ in range(3):  # two traced shapes each (full batches, the partial one)
+            train(spec, params, x, y, backend="keras", epochs=1, batch_size=16, learning_rate=0.1)
+    finally:
+        tf.get_logger().removeHandler(recorder)
+    assert not [m for m in recorder.messages if "retracing" in m]
+
+
 @pytest.mark.parametrize("backend", AUTODIFF)
 @pytest.mark.parametrize(
     "loss,activation,sizes",
