@@ -124,9 +124,7 @@ def tf_matmul_ceiling(
     Ws = [tf.Variable(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
     xs = tf.constant(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
 
-    from .train import KERAS_JIT_COMPILE, _quiet_expected_retracing, _xla_or_graph
-
-    _quiet_expected_retracing(tf)
+    from .train import _tf_loop, _xla_or_graph
 
     def run(xs):  # an argument: XLA would fold a captured constant into the program
         for s in tf.range(steps):
@@ -142,8 +140,7 @@ def tf_matmul_ceiling(
                 W.assign_sub(1e-9 * g)
         return tf.constant(0)
 
-    plain = tf.function(run)
-    fn = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else plain
+    fn, plain = _tf_loop(tf, run)
     _, fn = _xla_or_graph(tf, fn, plain, (xs,), "tf_matmul_ceiling")  # compile (or fall back)
     return steps * batch_size / _best_seconds(lambda: fn(xs).numpy(), 3)
 

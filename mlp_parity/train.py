@@ -697,22 +697,33 @@ KERAS_JIT_COMPILE = True
 
 
 class _ExpectedRetracing(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" warning for the loops below. Each
-    ``train`` call (or ceiling measurement) traces its own model's loop, once per batch shape,
-    by design; TensorFlow counts the traces of every closure of one function together, so a
-    learning-rate sweep would warn of "excessive" retracing that is not happening."""
+    """Drops TensorFlow's "triggered tf.function retracing" warning for the loops made by
+    :func:`_tf_loop` (their qualified names in ``loops``). Each ``train`` call (or ceiling
+    measurement) traces its own model's loop, once per batch shape, by design; TensorFlow counts
+    the traces of every closure of one function together, so a learning-rate sweep would warn
+    of "excessive" retracing that is not happening."""
 
-    LOOPS = ("_KerasRunner.__init__.<locals>.run", "tf_matmul_ceiling.<locals>.run")
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "retracing" not in message or not any(loop in message for loop in self.LOOPS)
+        return "retracing" not in message or not any(loop in message for loop in self.loops)
 
 
-def _quiet_expected_retracing(tf) -> None:
+def _tf_loop(tf, fn: Callable):
+    """``(compiled, plain)`` tf.functions of the loop ``fn``: XLA-compiled where
+    ``KERAS_JIT_COMPILE`` (else the plain one twice), and the graph executor's, for
+    :func:`_xla_or_graph` to fall back to. ``fn``'s retracing warnings are silenced."""
     logger = tf.get_logger()
-    if not any(isinstance(f, _ExpectedRetracing) for f in logger.filters):
-        logger.addFilter(_ExpectedRetracing())
+    quiet = next((f for f in logger.filters if isinstance(f, _ExpectedRetracing)), None)
+    if quiet is None:
+        quiet = _ExpectedRetracing()
+        logger.addFilter(quiet)
+    quiet.loops.add(fn.__qualname__)
+    plain = tf.function(fn)
+    return (tf.function(fn, jit_compile=True) if KERAS_JIT_COMPILE else plain), plain
 
 
 def _xla_or_graph(tf, compiled, plain, args: tuple, what: str):
@@ -794,9 +805,7 @@ class _KerasRunner(_Runner):
                 correct += tf.reduce_sum(tf.cast(pred == tf.gather(labels, idx), tf.int64))
             return loss_sum, correct
 
-        _quiet_expected_retracing(tf)
-        self._plain = tf.function(run)
-        self.run = tf.function(run, jit_compile=True) if KERAS_JIT_COMPILE else self._plain
+        self.run, self._plain = _tf_loop(tf, run)
 
     def _call(self, batches: np.ndarray):
         args = (*self.data, self.tf.constant(batches))
