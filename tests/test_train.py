@@ -104,6 +104,36 @@ def test_trajectory_parity_float64(backend):
         assert got.history[key] == ref.history[key]
 
 
+@requires_jax
+@pytest.mark.parametrize("unroll", [1, 3, 8])
+def test_jax_scan_unroll_follows_the_same_trajectory(monkeypatch, unroll):
+    """Unrolling the epoch's scan (the GPU default is 8; 3 does not divide the 6 full batches)
+    trains the same trajectory."""
+    import mlp_parity.train as train_module
+
+    spec, params, x, y = _problem()
+    ref = train(spec, params, x, y, backend="numpy", **SETTINGS)
+    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", unroll)
+    assert train_module._jax_scan_unroll() == unroll
+    got = train(spec, params, x, y, backend="jax", **SETTINGS)
+    assert _rel(got.params, ref.params) <= 1e-8
+    np.testing.assert_allclose(got.history["loss"], ref.history["loss"], rtol=1e-10)
+
+
+@requires_jax
+def test_jax_scan_unroll_default_and_bad_values(monkeypatch):
+    import jax
+
+    import mlp_parity.train as train_module
+
+    want = 1 if jax.default_backend() == "cpu" else 8
+    assert train_module._jax_scan_unroll() == want
+    for bad, err in [(0, ValueError), (2.0, TypeError), (True, TypeError)]:
+        monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", bad)
+        with pytest.raises(err, match="JAX_SCAN_UNROLL"):
+            train_module._jax_scan_unroll()
+
+
 @requires_keras
 def test_keras_without_xla_follows_the_same_trajectory(monkeypatch):
     """The graph-executor fallback (no XLA for the device) trains the same trajectory."""
