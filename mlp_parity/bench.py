@@ -287,6 +287,10 @@ def run(
         "batch_scaling": {},
         "batch_scaling_peak": {},
     }
+    if "jax" in backends:
+        from .train import _jax_scan_unroll
+
+        out["jax_scan_unroll"] = _jax_scan_unroll()  # steps per iteration of jax's epoch scan
     device_peak_sps = None
     if "jax" in backends and not out["jax_device"].startswith("cpu"):
         log(f"measuring float32 matmul peak of JAX on {out['jax_device']} ...")
@@ -385,7 +389,8 @@ def format_table(r: dict[str, Any]) -> str:
         f"batch {r['batch_size']}, {r['samples_per_epoch']:,} samples/epoch",
         f"float32 matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s -> "
         f"peak {r['peak_samples_per_s']:,.0f} samples/s (6 FLOPs/parameter/sample)",
-        f"JAX device: {r['jax_device']}",
+        f"JAX device: {r['jax_device']}"
+        + (f", epoch scan unroll {r['jax_scan_unroll']}" if r.get("jax_scan_unroll") else ""),
     ]
     if r.get("jax_device_peak_gflops"):
         lines.append(

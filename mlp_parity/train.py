@@ -18,9 +18,9 @@ round-off (float64: <= 1e-8 relative after several epochs):
 
 Backends: ``numpy`` (the hand-written gradients with preallocated buffers and in-place updates,
 or a user ``grad_fn``), ``jax`` (one jitted ``lax.scan`` per epoch, unrolled 8 steps on a GPU,
-parameters and velocities on the device, buffers donated), ``keras`` (the Keras model and ``keras.optimizers.SGD`` in a
-custom training loop, an XLA-compiled ``tf.function`` over an epoch's batches). Only numpy is
-imported here; frameworks load on first use.
+parameters and velocities on the device, buffers donated), ``keras`` (the Keras model and
+``keras.optimizers.SGD`` in a custom training loop, an XLA-compiled ``tf.function`` over an
+epoch's batches). Only numpy is imported here; frameworks load on first use.
 """
 
 from __future__ import annotations

@@ -86,6 +86,22 @@ def test_bench_command_writes_json(tmp_path, capsys):
     assert "of peak" in text and "tutorial loop" in text
 
 
+@requires_jax
+def test_bench_reports_the_jax_scan_unroll(monkeypatch):
+    """The JSON and the table say how jax's epoch was unrolled (it differs by device)."""
+    import mlp_parity.train as train_module
+
+    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", 4)
+    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: 100.0)
+    monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "jax_matmul_ceiling", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "training_throughput", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    r = bench.run(("jax",), batch_sizes=(), check_examples=0, log=lambda *a: None)
+    assert r["jax_scan_unroll"] == 4
+    assert "epoch scan unroll 4" in bench.format_table(r).splitlines()[2]
+
+
 @pytest.mark.parametrize("flag", ["--json", "--plot"])
 def test_bench_output_to_unwritable_folder_fails_before_measuring(tmp_path, capsys, flag):
     rc = main(["bench", "--quick", flag, str(tmp_path / "nope" / "b.out")])
