@@ -109,13 +109,23 @@ def test_trajectory_parity_float64(backend):
 def test_jax_scan_unroll_follows_the_same_trajectory(monkeypatch, unroll):
     """Unrolling the epoch's scan (the GPU default is 8; 3 does not divide the 6 full batches)
     trains the same trajectory."""
+    import jax
+
     import mlp_parity.train as train_module
 
     spec, params, x, y = _problem()
     ref = train(spec, params, x, y, backend="numpy", **SETTINGS)
     monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", unroll)
-    assert train_module._jax_scan_unroll() == unroll
+    scan, seen = jax.lax.scan, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("unroll", 1))
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(jax.lax, "scan", spy)
+    train_module._jax_epoch_fn.cache_clear()  # trace anew, through the spy
     got = train(spec, params, x, y, backend="jax", **SETTINGS)
+    assert seen == [unroll]
     assert _rel(got.params, ref.params) <= 1e-8
     np.testing.assert_allclose(got.history["loss"], ref.history["loss"], rtol=1e-10)
 
@@ -128,6 +138,8 @@ def test_jax_scan_unroll_default_and_bad_values(monkeypatch):
 
     want = 1 if jax.default_backend() == "cpu" else 8
     assert train_module._jax_scan_unroll() == want
+    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", np.int64(2))
+    assert train_module._jax_scan_unroll() == 2 and type(train_module._jax_scan_unroll()) is int
     for bad, err in [(0, ValueError), (2.0, TypeError), (True, TypeError)]:
         monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", bad)
         with pytest.raises(err, match="JAX_SCAN_UNROLL"):
