@@ -594,13 +594,7 @@ JAX_SCAN_UNROLL: int | None = None
 def _jax_scan_unroll() -> int:
     """``JAX_SCAN_UNROLL``, or by default 8 on an accelerator and 1 on the CPU."""
     if JAX_SCAN_UNROLL is not None:
-        if isinstance(JAX_SCAN_UNROLL, bool) or not isinstance(JAX_SCAN_UNROLL, numbers.Integral):
-            raise TypeError(
-                f"JAX_SCAN_UNROLL must be a positive int or None, not {JAX_SCAN_UNROLL!r}"
-            )
-        if JAX_SCAN_UNROLL < 1:
-            raise ValueError(f"JAX_SCAN_UNROLL must be >= 1 (or None), got {JAX_SCAN_UNROLL}")
-        return int(JAX_SCAN_UNROLL)
+        return _positive_int("JAX_SCAN_UNROLL", JAX_SCAN_UNROLL, 1)
     import jax
 
     return 1 if jax.default_backend() == "cpu" else 8
@@ -615,7 +609,7 @@ def _jax_epoch_fn(
     lr: float,
     momentum: float,
     single_output_threshold: float | None,
-    unroll: int = 1,
+    unroll: int,
 ):
     import jax
     import jax.numpy as jnp
