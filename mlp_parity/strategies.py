@@ -194,18 +194,14 @@ def params_for(
 
 @st.composite
 def targets_for(draw, spec: MLPSpec, batch: int, *, dtype: str = "float64") -> np.ndarray:
-    """Float targets (batch, out) the spec's loss accepts: one-hot rows for softmax cross-entropy,
-    values in [0, 1] (hard 0/1 or soft) for sigmoid cross-entropy, reals for mse."""
+    """Float targets (batch, out) the spec's loss accepts (``spec.LOSSES[loss].targets``):
+    one-hot rows for softmax cross-entropy, values in [0, 1] (hard 0/1 or soft) for sigmoid
+    cross-entropy, reals for mse."""
     dt = as_float_dtype(dtype)
-    n = spec.sizes[-1]
+    loss = LOSSES[spec.loss]
     rng = np.random.default_rng(draw(_SEEDS))
-    if spec.loss == "softmax_cross_entropy":
-        y = np.eye(n)[rng.integers(0, n, batch)]
-    elif spec.loss == "sigmoid_cross_entropy":
-        hard = draw(_BOOLEANS)
-        y = rng.integers(0, 2, (batch, n)) if hard else rng.random((batch, n))
-    else:
-        y = draw(_sampled((1.0, 10.0, 0.0))) * rng.standard_normal((batch, n))
+    variant = draw(_integers(0, loss.target_variants - 1)) if loss.target_variants > 1 else 0
+    y = loss.targets(rng, batch, spec.sizes[-1], variant)
     return np.asarray(y, dtype=dt)
 
 

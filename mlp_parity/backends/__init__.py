@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 
 from ..params import Params, check_batch, check_params, check_problem, params_dtype
-from ..spec import MLPSpec, as_spec
+from ..spec import LOSSES, MLPSpec, as_spec
 
 # name -> (module, extra to install, the framework's import name)
 BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
@@ -87,13 +87,7 @@ def predict(spec: MLPSpec, params: Params, x: np.ndarray, backend: str = "numpy"
     sigmoid probabilities, or the raw values for ``mse``."""
     spec = as_spec(spec)
     z = forward(spec, params, x, backend)
-    if spec.loss == "softmax_cross_entropy":
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-    if spec.loss == "sigmoid_cross_entropy":
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    return z
+    return LOSSES[spec.loss].output(z)
 
 
 def to_keras(spec: MLPSpec, params: Params, **kwargs):

@@ -2,12 +2,11 @@
 
 Each entry's derivative is a two-level Romberg extrapolation of central differences,
 ``D(h) = (L(p+h) - L(p-h)) / 2h``: ``R(h) = (4 D(h/2) - D(h)) / 3`` cancels the h^2 error term
-and ``(16 R(h/2) - R(h)) / 15`` the h^4 one, so the error is O(h^6). One level (O(h^4)) was
-not enough: a drawn tanh network whose later weights amplify a first-layer step twentyfold
-came out 1e-5 off; two levels bring it to 4e-9, and the worst of 3,000 drawn problems to 4e-8
-relative (the tests accept ``compare.FD_RTOL``, 1e-6). Always computed in float64. Slow by
-design (six forward passes per entry, reusing the unperturbed layers below the perturbed one),
-meant for small networks; ``entries`` restricts it to a sample.
+and ``(16 R(h/2) - R(h)) / 15`` the h^4 one, so the error is O(h^6): one level was not enough
+for steep networks, whose later layers amplify a first-layer step (BENCHMARKS.md). Always
+computed in float64. Slow by design (six forward passes per entry, reusing the unperturbed
+layers below the perturbed one), meant for small networks; ``entries`` restricts it to a
+sample.
 
 Not meaningful at a ReLU kink (a pre-activation within ``h`` of 0): there the difference
 quotient averages the two one-sided slopes while the convention is relu'(0) = 0.

@@ -21,8 +21,7 @@ from ..spec import MLPSpec
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # TensorFlow's oneDNN kernels are slower than its Eigen ones on this project's small matmuls
-# (Keras training: 0.38 against 0.50 of the CPU matmul peak, measured on the 2-core dev
-# machine); read at TensorFlow's import, so a TensorFlow imported earlier keeps its setting.
+# (BENCHMARKS.md); read at TensorFlow's import, so a TensorFlow imported earlier keeps it.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras  # noqa: E402
