@@ -5,7 +5,8 @@ Importing the package imports numpy only; each framework is imported when first 
 """
 
 from .backends import available_backends, forward, get_backend, loss_and_grad, predict, to_keras
-from .compare import GradientReport, check_gradients
+from .debug import check_backprop
+from .gradcheck import GradientReport, check_gradients
 from .params import init_params, load_params, save_params
 from .spec import ACTIVATIONS, LOSSES, MLPSpec
 
@@ -16,6 +17,7 @@ __all__ = [
     "LOSSES",
     "GradientReport",
     "MLPSpec",
+    "check_backprop",
     "check_gradients",
     "available_backends",
     "forward",

@@ -291,6 +291,37 @@ def test_argument_errors_are_raised_before_any_search():
         check_backprop(None, activation="tanh", loss="mse")
 
 
+def _one_layer(delta_fn):
+    """A grad_fn for a network with no hidden layer, from ``delta_fn(z, y) -> dL/dz``."""
+
+    def grad_fn(params, x, y):
+        ((W, b),) = params
+        d = delta_fn(x @ W + b, y) / x.shape[0]
+        return [(x.T @ d, d.sum(0))]
+
+    return grad_fn
+
+
+def test_true_gradient_zero_with_one_softmax_output_is_explained():
+    spec = MLPSpec((2, 1), "identity", "softmax_cross_entropy")
+    params = [(np.array([[0.5], [-1.0]]), np.array([0.1]))]
+    x, y = np.array([[1.0, 2.0]]), np.ones((1, 1))
+    sigmoid_delta = _one_layer(lambda z, y: 1 / (1 + np.exp(-z)) - y)
+    report = check_example(sigmoid_delta, spec, params, x, y)
+    assert report.wrong == {"W0", "b0"}
+    for name in ("W0", "b0"):
+        assert "whose true gradient is exactly 0" in report.diagnoses[name]
+        assert "softmax over one output is constant" in report.diagnoses[name]
+
+
+def test_overflow_hint_for_a_loss_without_its_own_advice():
+    spec = MLPSpec((1, 1), "identity", "mse")
+    params = [(np.array([[1000.0]]), np.zeros(1))]
+    x, y = np.ones((1, 1)), np.zeros((1, 1))
+    report = check_example(_one_layer(lambda z, y: np.exp(z) * 0 * np.inf), spec, params, x, y)
+    assert "logits reach 1e+03: an exp overflows? use a stable form" in report.diagnoses["W0"]
+
+
 # --------------------------------------------------------------------------------------------
 # Reproducibility
 
@@ -425,6 +456,14 @@ def test_importing_debug_and_testing_imports_numpy_only():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_check_backprop_is_a_top_level_name():
+    import mlp_parity
+    import mlp_parity.debug as debug
+
+    assert mlp_parity.check_backprop is debug.check_backprop
+    assert all(hasattr(debug, name) for name in debug.__all__)
 
 
 def test_missing_hypothesis_is_an_actionable_import_error(monkeypatch):

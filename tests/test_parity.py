@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from mlp_parity import strategies as mst
 from mlp_parity.backends import get_backend
-from mlp_parity.compare import FD_RTOL, compare_grads, magnitude_bounds, rtol_for
+from mlp_parity.gradcheck import FD_RTOL, compare_grads, magnitude_bounds, rtol_for
 from mlp_parity.params import cast_params
 from mlp_parity.spec import MLPSpec
 

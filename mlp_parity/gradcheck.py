@@ -1,5 +1,6 @@
-"""Comparing gradients: the one tensor-comparison helper, dtype-aware tolerances, and
-``check_gradients``, which runs several engines on one problem and reports per tensor.
+"""Comparing gradients: the one tensor-comparison helper and ``check_gradients``, which runs
+several engines on one problem and reports per tensor. The tolerances live in
+:mod:`mlp_parity.tolerance`.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ import numpy as np
 from .backends import AUTODIFF, available_backends, get_backend
 from .params import Params, cast_params, check_problem, params_dtype
 from .spec import MLPSpec
+from .tolerance import FD_RTOL, SCALE_FLOOR, magnitude_bounds, rtol_for
 
-#: Largest accepted error relative to the tensor's scale, by the dtype a gradient is given in.
-RTOL = {np.dtype("float64"): 1e-9, np.dtype("float32"): 2e-4}
-#: A tensor's scale is floored at this fraction of the network's largest gradient entry G:
-#: round-off of a saturated activation's derivative (1 - tanh(z)^2 near 1) is absolute, about
-#: eps * G times the input's magnitude, so a tensor whose true gradient is that small can only
-#: be judged against G. In float64 this still resolves errors of 1e-12 G.
-SCALE_FLOOR = {np.dtype("float64"): 1e-3, np.dtype("float32"): 1e-2}
-#: The finite-difference oracle is an approximation (O(h^6), h = 1e-3): its own tolerance.
-FD_RTOL = 1e-6
-
-
-def rtol_for(dtype: object) -> float:
-    return RTOL.get(np.dtype(dtype), 2e-4)  # type: ignore[arg-type]
+__all__ = [
+    "BackendResult",
+    "GradientReport",
+    "TensorComparison",
+    "check_gradients",
+    "compare_grads",
+    "compare_tensors",
+]
 
 
 @dataclass(frozen=True)
@@ -51,40 +48,6 @@ class TensorComparison:
     @property
     def ok(self) -> bool:
         return self.shape_ok and self.finite and self.max_rel <= self.rtol
-
-
-def magnitude_bounds(spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray) -> Params:
-    """Per entry, the size of the terms that sum to each gradient entry: backprop run on
-    absolute values, with every activation derivative replaced by its bound 1.
-
-    A gradient entry is a sum of products; round-off is relative to those products, not to the
-    (possibly tiny, cancelled or saturated) result. E.g. sigmoid(31) - 1 = -3.4e-14 comes with an
-    absolute error of eps, and 1 - tanh(z)^2 near saturation likewise. Errors measured against
-    these bounds are round-off-aware relative errors: 1e-9 of the bound is a million times
-    float64 round-off, yet every real bug (a wrong factor, derivative, sign or term) shows up at
-    order 1. The output delta's bound is ``(|p| + |y|)`` scaled as the loss averages.
-    """
-    from .backends.numpy_backprop import forward
-
-    p64 = cast_params(params, "float64")
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    inputs, zs = forward(spec, p64, x)
-    z = zs[-1]
-    if spec.loss == "softmax_cross_entropy":
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        d = e / e.sum(axis=1, keepdims=True) * np.abs(y.sum(axis=1, keepdims=True)) + np.abs(y)
-        d /= z.shape[0]
-    elif spec.loss == "sigmoid_cross_entropy":
-        d = (0.5 * (1.0 + np.tanh(0.5 * z)) + np.abs(y)) / z.size
-    else:
-        d = 2.0 * (np.abs(z) + np.abs(y)) / z.size
-    out: Params = []
-    for layer in range(len(p64) - 1, -1, -1):
-        out.append((np.abs(inputs[layer]).T @ d, d.sum(axis=0)))
-        d = d @ np.abs(p64[layer][0]).T
-    out.reverse()
-    return out
 
 
 def compare_tensors(
@@ -312,6 +275,33 @@ def _fd_entries(spec: MLPSpec, max_entries: int, seed: int) -> dict[str, np.ndar
     return out
 
 
+def _backend_names(backends: Sequence[str] | str | None) -> list[str]:
+    """Every installed engine by default; a comma-separated string split. Raises for an
+    unknown or missing engine before anything is computed."""
+    if backends is None:
+        backends = available_backends()
+    if isinstance(backends, str):
+        backends = [b.strip() for b in backends.split(",")]
+    for b in backends:
+        get_backend(b)
+    return list(backends)
+
+
+def _loss_and_grad(
+    name: str,
+    spec: MLPSpec,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    entries: dict[str, np.ndarray] | None,
+):
+    """One engine's loss and gradients; finite differences only on the sampled ``entries``."""
+    mod = get_backend(name)
+    if name == "finite_difference":
+        return mod.loss_and_grad(spec, params, x, y, entries=entries)
+    return mod.loss_and_grad(spec, params, x, y)
+
+
 def check_gradients(
     spec: MLPSpec | Sequence[int],
     params: Params,
@@ -339,37 +329,23 @@ def check_gradients(
     """
     spec, params, x, y = check_problem(spec, params, x, y)
     dtype = params_dtype(params)
-    if backends is None:
-        backends = available_backends()
-    if isinstance(backends, str):
-        backends = [b.strip() for b in backends.split(",")]
-    for b in backends:
-        get_backend(b)  # unknown or missing framework: fail before computing anything
+    backends = _backend_names(backends)
     reference = reference or default_reference()
     entries = _fd_entries(spec, fd_max_entries, seed)
 
     p64 = cast_params(params, "float64")
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    ref_mod = get_backend(reference)
-    if reference == "finite_difference":
-        ref_loss, ref_grads = ref_mod.loss_and_grad(spec, p64, x64, y64, entries=entries)
-    else:
-        ref_loss, ref_grads = ref_mod.loss_and_grad(spec, p64, x64, y64)
+    ref_loss, ref_grads = _loss_and_grad(reference, spec, p64, x64, y64, entries)
 
     bounds = magnitude_bounds(spec, p64, x64, y64)
     report = GradientReport(spec, reference, ref_loss, x.shape[0])
     for name in backends:
-        mod = get_backend(name)
+        loss, grads = _loss_and_grad(name, spec, params, x, y, entries)
+        out_dtype = "float64" if name == "finite_difference" else str(dtype)  # FD: always float64
         note = ""
-        if name == "finite_difference":
-            loss, grads = mod.loss_and_grad(spec, params, x, y, entries=entries)
-            out_dtype = "float64"
-            if entries is not None:
-                n = sum(len(v) for v in entries.values())
-                note = f"finite differences on {n} sampled entries of {spec.num_params}"
-        else:
-            loss, grads = mod.loss_and_grad(spec, params, x, y)
-            out_dtype = str(dtype)
+        if name == "finite_difference" and entries is not None:
+            n = sum(len(v) for v in entries.values())
+            note = f"finite differences on {n} sampled entries of {spec.num_params}"
         rtol = rtol_for(out_dtype)
         if name == "finite_difference" or reference == "finite_difference":
             rtol = max(rtol, FD_RTOL)

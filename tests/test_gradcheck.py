@@ -8,7 +8,7 @@ import pytest
 import mlp_parity as mp
 from mlp_parity.backends import numpy_backprop
 from mlp_parity.cli import main
-from mlp_parity.compare import check_gradients, compare_tensors, magnitude_bounds
+from mlp_parity.gradcheck import check_gradients
 
 
 def _problem(sizes=(5, 4, 3), activation="tanh", loss="softmax_cross_entropy", batch=3):
@@ -80,23 +80,6 @@ def test_bad_backend_is_rejected_before_computing():
     spec, p, x, y = _problem()
     with pytest.raises(ValueError, match="unknown backend 'torch'"):
         check_gradients(spec, p, x, y, backends=["numpy", "torch"])
-
-
-def test_round_off_aware_error_ignores_a_saturated_output():
-    # sigmoid(31) - 1 = -3.4e-14 is known only to about eps: a different rounding of it is
-    # not a mismatch, while a wrong factor still is.
-    spec = mp.MLPSpec((1, 1), "identity", "sigmoid_cross_entropy")
-    p = [(np.array([[31.0]]), np.zeros(1))]
-    x, y = np.ones((1, 1)), np.ones((1, 1))
-    _, ref = mp.loss_and_grad(spec, p, x, y)
-    bounds = magnitude_bounds(spec, p, x, y)
-    noisy = ref[0][0] + 1e-17
-    ok = compare_tensors("W0", noisy, ref[0][0], rtol=1e-9, global_scale=1.0, bound=bounds[0][0])
-    assert ok.ok
-    bad = compare_tensors(
-        "W0", 10 * ref[0][0] + 1.0, ref[0][0], rtol=1e-9, global_scale=1.0, bound=bounds[0][0]
-    )
-    assert not bad.ok
 
 
 def test_check_command_prints_table_and_exit_codes(capsys, monkeypatch):

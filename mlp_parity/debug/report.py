@@ -1,0 +1,169 @@
+"""The debugger's results: the counterexample, per-tensor checks, and the report that prints
+them as a table with the diagnoses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..gradcheck import TensorComparison
+from ..params import Params
+from ..spec import MLPSpec
+from .search import BATCHES, DEPTHS, WIDTHS
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A (minimal) failing problem: ``grad_fn(ce.params, ce.x, ce.y)`` reproduces it."""
+
+    spec: MLPSpec
+    params: Params
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.spec.sizes
+
+    @property
+    def batch(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """One gradient tensor of the counterexample against the reference."""
+
+    name: str
+    comparison: TensorComparison
+    ok: bool
+    diagnosis: str = ""
+
+
+@dataclass
+class BackpropReport:
+    """The verdict of :func:`check_backprop`; ``str(report)`` is the human-readable version.
+
+    ``wrong`` names exactly the tensors (``"W0"``, ``"b2"``, ...) that are wrong on the
+    ``counterexample`` (all of them when ``grad_fn`` raised or returned a malformed structure);
+    ``error`` is that failure's message; ``summary`` the one-line localisation;
+    ``examples_run`` the problems grad_fn was checked on, while searching and shrinking.
+    """
+
+    ok: bool
+    activation: str | tuple[str, ...]
+    loss: str
+    examples_run: int
+    wrong: frozenset[str] = frozenset()
+    counterexample: Counterexample | None = None
+    tensors: list[TensorCheck] = field(default_factory=list)
+    summary: str = ""
+    error: str | None = None
+    reference: str = "jax"
+    grad_dtype: str = ""
+    sizes: tuple[int, ...] | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    searched: bool = True  # False for check_example: one given problem, no search
+
+    @property
+    def diagnoses(self) -> dict[str, str]:
+        """``{tensor name: one-line diagnosis}`` for every wrong tensor."""
+        return {t.name: t.diagnosis for t in self.tensors if not t.ok}
+
+    def __str__(self) -> str:
+        act = self.activation if isinstance(self.activation, str) else ",".join(self.activation)
+        where = (
+            "-".join(map(str, self.sizes))
+            if self.sizes
+            else f"drawn networks (depth {DEPTHS[0]}-{DEPTHS[1]}, widths {WIDTHS[0]}-{WIDTHS[1]},"
+            f" batch {BATCHES[0]}-{BATCHES[1]})"
+        )
+        ref = f"reference: {self.reference} (float64)"
+        name = "check_backprop" if self.searched else "check_example"
+        runs = f"{self.examples_run} examples" if self.searched else "the given problem"
+        if self.ok:
+            lines = [
+                f"{name}: OK, {runs} ({self.seconds:.1f} s): grad_fn matches the gradient of"
+                f" {act} / {self.loss} on {where}; {ref}"
+            ]
+            return "\n".join(lines + [f"note: {n}" for n in self.notes])
+        ce = self.counterexample
+        order = ce.spec.tensor_names if ce is not None else sorted(self.wrong)
+        wrong = [n for n in order if n in self.wrong]
+        lines = [
+            f"{name}: FAILED, {len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)}) on"
+            f" {runs if not self.searched else 'a minimal counterexample'}"
+            + (f", found in {runs}" if self.searched else "")
+            + f" ({self.seconds:.1f} s); {ref}",
+        ]
+        if ce is not None:
+            lines.append(
+                f"counterexample: sizes {ce.sizes} ({ce.spec}), batch {ce.batch}"
+                + (f"; grad_fn returns {self.grad_dtype}" if self.grad_dtype else "")
+            )
+        if self.error is not None:
+            lines.append(f"error: {self.error}")
+        if self.tensors:
+            lines.extend(_table(self.tensors, ce))
+        if self.summary:
+            lines.append(f"=> {self.summary}")
+        if ce is not None:
+            lines.extend(_arrays_text(ce))
+            lines.append(
+                "reproduce: grads = grad_fn(report.counterexample.params, report.counterexample.x,"
+                " report.counterexample.y)"
+            )
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _table(tensors: list[TensorCheck], ce: Counterexample | None) -> list[str]:
+    """The per-tensor table, then the diagnosis of each wrong tensor."""
+    lines = [
+        f"  {'tensor':<7}{'shape':<12}{'max abs err':>12}{'max rel err':>12}"
+        f"{'cosine':>10}{'scale':>11}  result"
+    ]
+    for t in tensors:
+        c = t.comparison
+        shape = _shape_text(ce, t.name) if ce is not None else ""
+        lines.append(
+            f"  {t.name:<7}{shape:<12}{_err(c.max_abs):>12}{_err(c.max_rel):>12}"
+            f"{fmt_num(c.cosine):>10}{fmt_num(c.scale):>11}"
+            f"  {'ok' if t.ok else 'WRONG'}"
+        )
+    bad = [t for t in tensors if not t.ok]
+    if bad:
+        lines.append("diagnosis:")
+        lines.extend(f"  {t.name}: {t.diagnosis}" for t in bad)
+    return lines
+
+
+def _err(v: float) -> str:
+    return "inf" if not np.isfinite(v) or v > 1e100 else f"{v:.3e}"
+
+
+def fmt_num(v: float) -> str:
+    """A cosine or scale factor in a report: 4 significant digits, or ``nan``."""
+    return "nan" if not np.isfinite(v) else f"{v:.4g}"
+
+
+def _shape_text(ce: Counterexample, name: str) -> str:
+    i = int(name[1:])
+    (ws, bs) = ce.spec.shapes()[i]
+    return str(ws if name[0] == "W" else bs).replace(" ", "")
+
+
+def _arrays_text(ce: Counterexample, max_entries: int = 48) -> list[str]:
+    """The counterexample's arrays when it is small enough to read."""
+    arrays = {"x": ce.x, "y": ce.y}
+    for i, (W, b) in enumerate(ce.params):
+        arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+    if sum(a.size for a in arrays.values()) > max_entries:
+        return []
+    out = []
+    for k, a in arrays.items():
+        text = np.array2string(a, precision=4, separator=", ", max_line_width=200)
+        out.append(f"  {k} = " + " ".join(text.split()))
+    return out
