@@ -25,7 +25,7 @@ HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci} timeout 200 "$py" -m pytest -q -x \
     tests/test_parity.py tests/test_train.py tests/test_backends.py 2>&1 | tee "$out/pytest.txt"
 echo "pytest exit: ${PIPESTATUS[0]}" | tee -a "$out/pytest.txt"
 
-# 3. The jax epoch's lax.scan unroll (train.JAX_SCAN_UNROLL): at small batches a GPU epoch is
+# 3. The jax epoch's lax.scan unroll (jax's scan_unroll engine option): at small batches a GPU epoch is
 #    bound by per-step latency, which unrolling may cut; rounds alternate the settings.
 timeout 150 "$py" benchmarks/scan_unroll.py --unrolls 1,2,4,8,16 --batch-sizes 128,1024 \
     --rounds 3 --json "$out/scan_unroll.json" 2>&1 | tee "$out/scan_unroll.txt"

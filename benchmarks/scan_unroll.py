@@ -1,4 +1,4 @@
-"""JAX training throughput against the epoch scan's ``unroll`` (``train.JAX_SCAN_UNROLL``).
+"""JAX training throughput against the epoch scan's ``unroll`` (jax's ``scan_unroll`` option).
 
 Rounds alternate the settings so that a slow phase of the machine hits all of them alike.
 Usage: ``python benchmarks/scan_unroll.py [--unrolls 1,2,4,8,16] [--batch-sizes 128,512]
@@ -12,7 +12,7 @@ import argparse
 import json
 import statistics
 
-from mlp_parity import bench, train
+from mlp_parity import bench
 
 
 def main() -> None:
@@ -31,8 +31,10 @@ def main() -> None:
     for r in range(a.rounds):
         for bs in batch_sizes:
             for u in unrolls:
-                train.JAX_SCAN_UNROLL = u
-                sps = bench.training_throughput("jax", batch_size=bs, epochs=a.epochs)
+                options = {} if u is None else {"scan_unroll": u}
+                sps = bench.training_throughput(
+                    "jax", batch_size=bs, epochs=a.epochs, engine_options=options
+                )
                 runs.setdefault(f"{bs}/{u}", []).append(sps)
                 print(f"round {r} batch {bs} unroll {u}: {sps:,.0f} samples/s", flush=True)
     print(f"\n{'batch':>6} {'unroll':>6} {'samples/s':>12} {'vs first':>12}")

@@ -18,131 +18,32 @@ from typing import Any
 
 import numpy as np
 
+from ._peaks import (
+    DEFAULT_SIZES,
+    jax_matmul_ceiling,
+    jax_matmul_peak,
+    matmul_ceiling,
+    matmul_peak,
+    peak_samples_per_s,
+    tf_matmul_ceiling,
+)
+from .backends import available_backends
 from .spec import MLPSpec
 
-DEFAULT_SIZES = (784, 128, 128, 10)
-
-
-def _peak_samples_per_s(gflops: float, spec: MLPSpec) -> float:
-    """Samples/s a step would run at ``gflops`` by issue 5's yardstick: 6 FLOPs per parameter
-    per sample (forward 2, backward 4)."""
-    return gflops * 1e9 / (6 * spec.num_params)
-
-
-def _best_seconds(fn, repeats: int) -> float:
-    """The shortest wall time of ``repeats`` calls of ``fn`` (which must wait for its result)."""
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 10) -> float:
-    """Best GFLOP/s of an ``n x n @ n x n`` matmul in numpy (its BLAS, all cores)."""
-    rng = np.random.default_rng(0)
-    a = rng.random((n, n)).astype(dtype)
-    b = rng.random((n, n)).astype(dtype)
-    a @ b  # warm up threads and caches
-    return 2 * n**3 / _best_seconds(lambda: a @ b, repeats) / 1e9
-
-
-def matmul_ceiling(
-    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 300
-) -> float:
-    """Samples/s of a training step's matmuls alone (forward, weight gradients, deltas) at this
-    batch size in numpy float32: what any backend could reach if everything but the matmuls
-    were free. Small matmuls run below the big-matmul peak; this says by how much."""
-    rng = np.random.default_rng(0)
-    Ws = [rng.random((a, b), dtype=np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
-    acts = [rng.random((batch_size, w), dtype=np.float32) for w in sizes]
-    gWs = [np.empty_like(W) for W in Ws]
-
-    def step() -> None:
-        for i, W in enumerate(Ws):
-            np.matmul(acts[i], W, out=acts[i + 1])
-        for i in range(len(Ws) - 1, -1, -1):
-            np.matmul(acts[i].T, acts[i + 1], out=gWs[i])
-            if i > 0:
-                np.matmul(acts[i + 1], Ws[i].T, out=acts[i])
-
-    for _ in range(20):
-        step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * batch_size / (time.perf_counter() - t)
-
-
-def jax_matmul_ceiling(
-    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
-) -> float:
-    """:func:`matmul_ceiling` for XLA: samples/s of the same matmuls (and a weight update, so
-    that nothing is hoisted out of the loop) in one jitted ``lax.scan``, float32, on JAX's
-    default device. What the jax backend could reach if everything but the matmuls were free."""
-    from .backends import get_backend
-
-    get_backend("jax")  # highest matmul precision
-    import jax
-    import jax.numpy as jnp
-
-    rng = np.random.default_rng(0)
-    Ws = [jnp.asarray(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
-    xs = jnp.asarray(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
-
-    def step(Ws, x):
-        acts = [x]
-        for W in Ws:
-            acts.append(acts[-1] @ W)
-        d, grads = acts[-1], []
-        for i in range(len(Ws) - 1, -1, -1):
-            grads.append(acts[i].T @ d)
-            if i > 0:
-                d = d @ Ws[i].T
-        return [W - 1e-9 * g for W, g in zip(Ws, grads[::-1])], None
-
-    run = jax.jit(lambda Ws, xs: jax.lax.scan(step, Ws, xs)[0])
-    jax.block_until_ready(run(Ws, xs))  # compile
-    return steps * batch_size / _best_seconds(lambda: jax.block_until_ready(run(Ws, xs)), 3)
-
-
-def tf_matmul_ceiling(
-    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
-) -> float:
-    """:func:`matmul_ceiling` for TensorFlow, the kernels Keras runs on (with the keras
-    backend's settings): the same matmuls and a weight update in an XLA-compiled
-    ``tf.function`` loop, as the keras backend trains (``train.KERAS_JIT_COMPILE``; the graph
-    executor, with a warning, where XLA is unavailable), float32. What the keras backend could
-    reach if everything but the matmuls were free."""
-    from .backends import get_backend
-
-    get_backend("keras")  # its TensorFlow settings (TF32 off, oneDNN off unless set)
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    Ws = [tf.Variable(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
-    xs = tf.constant(rng.random((steps, batch_size, sizes[0]), dtype=np.float32))
-
-    from .train import _tf_loop, _xla_or_graph
-
-    def run(xs):  # an argument: XLA would fold a captured constant into the program
-        for s in tf.range(steps):
-            acts = [xs[s]]
-            for W in Ws:
-                acts.append(tf.matmul(acts[-1], W))
-            d, grads = acts[-1], []
-            for i in range(len(Ws) - 1, -1, -1):
-                grads.append(tf.matmul(acts[i], d, transpose_a=True))
-                if i > 0:
-                    d = tf.matmul(d, Ws[i], transpose_b=True)
-            for W, g in zip(Ws, grads[::-1]):
-                W.assign_sub(1e-9 * g)
-        return tf.constant(0)
-
-    fn, plain = _tf_loop(tf, run)
-    _, fn = _xla_or_graph(tf, fn, plain, (xs,), "tf_matmul_ceiling")  # compile (or fall back)
-    return steps * batch_size / _best_seconds(lambda: fn(xs).numpy(), 3)
+__all__ = [
+    "DEFAULT_SIZES",
+    "check_rate",
+    "format_table",
+    "jax_device",
+    "jax_matmul_ceiling",
+    "jax_matmul_peak",
+    "matmul_ceiling",
+    "matmul_peak",
+    "run",
+    "tf_matmul_ceiling",
+    "training_throughput",
+    "tutorial_loop_throughput",
+]
 
 
 def _data(n: int, spec: MLPSpec, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +66,11 @@ def training_throughput(
     n: int = 60_000,
     epochs: int = 2,
     dtype: str = "float32",
+    engine_options: dict[str, Any] | None = None,
 ) -> float:
     """Steady-state samples/s of :func:`mlp_parity.train.train` (the first epoch, which
-    compiles or traces, is left out when ``epochs >= 2``)."""
+    compiles or traces, is left out when ``epochs >= 2``); ``engine_options`` go to ``train``
+    (e.g. jax's ``{"scan_unroll": 8}``)."""
     from .params import init_params
     from .train import train
 
@@ -183,6 +86,7 @@ def training_throughput(
         batch_size=batch_size,
         learning_rate=0.01,
         momentum=0.9,
+        engine_options=engine_options,
     )
     return result.samples_per_second
 
@@ -230,24 +134,6 @@ def jax_device() -> str:
         return "not installed"
 
 
-def jax_matmul_peak(n: int = 8192, repeats: int = 10) -> float:
-    """Best float32 GFLOP/s of an ``n x n @ n x n`` matmul in JAX on its default device, at the
-    precision parity uses (``highest``: no TF32 on GPUs). The peak for a JAX on an
-    accelerator, where numpy's CPU peak says nothing."""
-    from .backends import get_backend
-
-    get_backend("jax")  # x64, highest matmul precision
-    import jax
-    import jax.numpy as jnp
-
-    key_a, key_b = jax.random.split(jax.random.key(0))
-    a = jax.random.uniform(key_a, (n, n), jnp.float32)
-    b = jax.random.uniform(key_b, (n, n), jnp.float32)
-    mm = jax.jit(lambda a, b: a @ b)
-    mm(a, b).block_until_ready()  # compile, warm up
-    return 2 * n**3 / _best_seconds(lambda: mm(a, b).block_until_ready(), repeats) / 1e9
-
-
 def run(
     backends: Sequence[str] = ("numpy", "jax", "keras"),
     *,
@@ -260,6 +146,7 @@ def run(
     check_examples: int = 200,
     repeats: int = 1,
     peak_n: int = 2048,
+    jax_scan_unroll: int | None = None,
     log=print,
 ) -> dict[str, Any]:
     """Every measurement; returns a JSON-ready dict. ``log`` receives progress lines.
@@ -268,9 +155,8 @@ def run(
     peak measured just before and after it (the higher), the median of ``repeats`` rounds;
     ``fraction_of_best_peak`` divides by the best peak of the whole run instead. The tutorial
     loop and the batch-scaling table use the best peak. ``peak_n`` sizes the square matmuls
-    that measure the peak (smaller is quicker, and reads lower)."""
-    from .backends import available_backends
-
+    that measure the peak (smaller is quicker, and reads lower). ``jax_scan_unroll``: the jax
+    loop's ``scan_unroll`` engine option (``None``: by device), reported in the result."""
     spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
     installed = available_backends()
     backends = [b for b in backends if b in installed]
@@ -287,22 +173,66 @@ def run(
         "batch_scaling": {},
         "batch_scaling_peak": {},
     }
-    if "jax" in backends:
-        from .train import _jax_scan_unroll
+    options = _engine_options(out, backends, jax_scan_unroll)
+    device_peak_sps = _device_peak(out, spec, log) if "jax" in backends else None
 
-        out["jax_scan_unroll"] = _jax_scan_unroll()  # steps per iteration of jax's epoch scan
-    device_peak_sps = None
-    if "jax" in backends and not out["jax_device"].startswith("cpu"):
-        log(f"measuring float32 matmul peak of JAX on {out['jax_device']} ...")
-        out["jax_device_peak_gflops"] = jax_matmul_peak()
-        device_peak_sps = _peak_samples_per_s(out["jax_device_peak_gflops"], spec)
-        out["jax_device_peak_samples_per_s"] = device_peak_sps
-    # This machine's speed drifts (the dev host's peak read 99-176 GFLOP/s within minutes), so
-    # every headline measurement is bracketed by peak measurements and divided by the better of
-    # its two brackets, taken seconds apart; ``repeats`` rounds, the median reported.
+    def throughput(b: str, bs: int, samples: int, epochs: int) -> float:
+        kw = dict(sizes=sizes, batch_size=bs, n=samples, epochs=epochs)
+        return training_throughput(b, engine_options=options[b], **kw)
+
+    headline = (backends, sizes, batch_size, repeats, peak_n)
+    peaks, rounds = _headline_rounds(*headline, lambda b: throughput(b, batch_size, n, epochs), log)
+    log("tutorial per-sample loop ...")
+    tutorial = tutorial_loop_throughput()
+    scaling = {}
+    for b in backends:
+        log(f"batch scaling: {b} ...")
+        scaling[b] = {str(bs): throughput(b, bs, scaling_n, 2) for bs in batch_sizes}
+    peaks.append(matmul_peak("float32", n=peak_n))
+    _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps)
+    if check_examples:
+        out["check_backprop_examples_per_s"] = _check_rate_or_none(check_examples, log)
+    return out
+
+
+def _engine_options(out: dict[str, Any], backends: list[str], jax_scan_unroll) -> dict:
+    """Each backend's ``train(engine_options=...)``; jax's scan unroll, resolved, into ``out``."""
+    options: dict[str, dict[str, Any]] = {b: {} for b in backends}
+    if "jax" in backends:
+        from .train.jax_loop import resolve_scan_unroll
+
+        out["jax_scan_unroll"] = resolve_scan_unroll(jax_scan_unroll)
+        options["jax"] = {"scan_unroll": out["jax_scan_unroll"]}
+    return options
+
+
+def _check_rate_or_none(check_examples: int, log) -> float | None:
+    log("check_backprop rate ...")
+    try:
+        return check_rate(check_examples)
+    except ImportError as e:
+        log(f"  skipped: {e}")
+        return None
+
+
+def _device_peak(out: dict[str, Any], spec: MLPSpec, log) -> float | None:
+    """On an accelerator, JAX's own float32 matmul peak (into ``out``) in samples/s."""
+    if out["jax_device"].startswith("cpu"):
+        return None
+    log(f"measuring float32 matmul peak of JAX on {out['jax_device']} ...")
+    out["jax_device_peak_gflops"] = jax_matmul_peak()
+    out["jax_devicepeak_samples_per_s"] = peak_samples_per_s(out["jax_device_peak_gflops"], spec)
+    return out["jax_devicepeak_samples_per_s"]
+
+
+def _headline_rounds(backends, sizes, batch_size, repeats, peak_n, throughput, log):
+    """``(peaks, rounds)``: the matmul ceilings and ``throughput(backend)`` of each backend,
+    ``repeats`` rounds, each measurement bracketed by peak measurements (this machine's speed
+    drifts within minutes: BENCHMARKS.md); ``rounds[name]`` lists ``(samples/s, the better of
+    its two brackets)``."""
     log("measuring float32 matmul peak ...")
     peaks = [matmul_peak("float32", n=peak_n)]
-    rounds: dict[str, list[tuple[float, float]]] = {}  # name -> [(samples/s, local peak)]
+    rounds: dict[str, list[tuple[float, float]]] = {}
 
     def bracketed(name: str, measure) -> None:
         sps = measure()
@@ -319,30 +249,20 @@ def run(
             bracketed("tf_ceiling", lambda: tf_matmul_ceiling(sizes, batch_size))
         for b in backends:
             log(f"training throughput: {b}{suffix} ...")
-            bracketed(
-                b,
-                lambda b=b: training_throughput(
-                    b, sizes=sizes, batch_size=batch_size, n=n, epochs=epochs
-                ),
-            )
-    log("tutorial per-sample loop ...")
-    tutorial = tutorial_loop_throughput()
-    scaling = {}
-    for b in backends:
-        log(f"batch scaling: {b} ...")
-        scaling[b] = {
-            str(bs): training_throughput(b, sizes=sizes, batch_size=bs, n=scaling_n, epochs=2)
-            for bs in batch_sizes
-        }
-    peaks.append(matmul_peak("float32", n=peak_n))
+            bracketed(b, lambda b=b: throughput(b))
+    return peaks, rounds
+
+
+def _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps) -> None:
+    """Fill ``out`` with the peaks and each measurement's ratios to them."""
     peak = max(peaks)
-    peak_sps = _peak_samples_per_s(peak, spec)
+    peak_sps = peak_samples_per_s(peak, spec)
     out["matmul_peak_gflops"] = peak
     out["matmul_peak_gflops_measurements"] = peaks
     out["peak_samples_per_s"] = peak_sps
 
     def summary(name: str) -> dict[str, Any]:
-        fractions = [sps / _peak_samples_per_s(p, spec) for sps, p in rounds[name]]
+        fractions = [sps / peak_samples_per_s(p, spec) for sps, p in rounds[name]]
         median_sps = float(np.median([sps for sps, _ in rounds[name]]))
         return {
             "samples_per_s": median_sps,
@@ -355,35 +275,34 @@ def run(
         }
 
     out["matmul_ceiling"] = summary("ceiling")
-    if "jax_ceiling" in rounds:
-        out["jax_matmul_ceiling"] = summary("jax_ceiling")
-        if device_peak_sps:
-            sps = out["jax_matmul_ceiling"]["samples_per_s"]
-            out["jax_matmul_ceiling"]["fraction_of_device_peak"] = sps / device_peak_sps
-    if "tf_ceiling" in rounds:
-        out["keras_matmul_ceiling"] = summary("tf_ceiling")
-    for b in backends:
+    for name, key in (
+        ("jax_ceiling", "jax_matmul_ceiling"),
+        ("tf_ceiling", "keras_matmul_ceiling"),
+    ):
+        if name in rounds:
+            out[key] = summary(name)
+    for b in scaling:
         out["training"][b] = summary(b)
-        if b == "jax" and device_peak_sps:
-            sps = out["training"][b]["samples_per_s"]
-            out["training"][b]["fraction_of_device_peak"] = sps / device_peak_sps
+    for row in (out.get("jax_matmul_ceiling"), out["training"].get("jax")):
+        if row and device_peak_sps:
+            row["fraction_of_device_peak"] = row["samples_per_s"] / device_peak_sps
     out["tutorial_loop"] = {"samples_per_s": tutorial, "fraction_of_peak": tutorial / peak_sps}
     for b, row in scaling.items():
         on_device = b == "jax" and device_peak_sps is not None
         ref = device_peak_sps if on_device else peak_sps
         out["batch_scaling"][b] = {bs: sps / ref for bs, sps in row.items()}
         out["batch_scaling_peak"][b] = "jax device" if on_device else "cpu matmul"
-    if check_examples:
-        log("check_backprop rate ...")
-        try:
-            out["check_backprop_examples_per_s"] = check_rate(check_examples)
-        except ImportError as e:
-            out["check_backprop_examples_per_s"] = None
-            log(f"  skipped: {e}")
-    return out
+
+
+_CEILING_NOTES = {
+    "matmuls only": "   (a step's matmuls at this batch size, numpy)",
+    "matmuls in XLA": "   (the same in a jitted lax.scan: jax's ceiling)",
+    "matmuls in TF": "   (the same in a tf.function loop: keras' ceiling)",
+}
 
 
 def format_table(r: dict[str, Any]) -> str:
+    """The result of :func:`run` as a plain-text table."""
     lines = [
         f"network {'-'.join(map(str, r['sizes']))} ({r['parameters']:,} parameters), float32, "
         f"batch {r['batch_size']}, {r['samples_per_epoch']:,} samples/epoch",
@@ -395,29 +314,19 @@ def format_table(r: dict[str, Any]) -> str:
     if r.get("jax_device_peak_gflops"):
         lines.append(
             f"JAX device float32 matmul peak {r['jax_device_peak_gflops']:,.0f} GFLOP/s -> "
-            f"{r['jax_device_peak_samples_per_s']:,.0f} samples/s (jax's 'of device' column)"
+            f"{r['jax_devicepeak_samples_per_s']:,.0f} samples/s (jax's 'of device' column)"
         )
-    lines += [
-        "",
-        f"{'backend':<16}{'samples/s':>12}{'of peak':>10}{'of best':>10}",
-    ]
+    lines += ["", f"{'backend':<16}{'samples/s':>12}{'of peak':>10}{'of best':>10}"]
     rows = [("matmuls only", r["matmul_ceiling"])]
     if "jax_matmul_ceiling" in r:
         rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
     if "keras_matmul_ceiling" in r:
         rows.append(("matmuls in TF", r["keras_matmul_ceiling"]))
-    rows += list(r["training"].items())
-    for name, v in rows:
+    for name, v in rows + list(r["training"].items()):
         line = (
             f"{name:<16}{v['samples_per_s']:>12,.0f}{v['fraction_of_peak']:>10.2f}"
             f"{v.get('fraction_of_best_peak', v['fraction_of_peak']):>10.2f}"
-        )
-        if name == "matmuls only":
-            line += "   (a step's matmuls at this batch size, numpy)"
-        elif name == "matmuls in XLA":
-            line += "   (the same in a jitted lax.scan: jax's ceiling)"
-        elif name == "matmuls in TF":
-            line += "   (the same in a tf.function loop: keras' ceiling)"
+        ) + _CEILING_NOTES.get(name, "")
         if "fraction_of_device_peak" in v:
             line += f"   ({v['fraction_of_device_peak']:.3f} of device peak)"
         lines.append(line)
@@ -431,19 +340,25 @@ def format_table(r: dict[str, Any]) -> str:
         + (f" (median of {rounds} rounds)" if rounds > 1 else "")
         + "; of best: against the run's best peak"
     )
-    if r.get("batch_scaling"):
-        sizes = list(next(iter(r["batch_scaling"].values())))
-        lines += [
-            "",
-            "fraction of the best peak by batch size",
-            f"{'backend':<16}" + "".join(f"{s:>8}" for s in sizes),
-        ]
-        for b, row in r["batch_scaling"].items():
-            line = f"{b:<16}" + "".join(f"{row[s]:>8.2f}" for s in sizes)
-            if r.get("batch_scaling_peak", {}).get(b) == "jax device":
-                line += "   (of the JAX device's peak)"
-            lines.append(line)
+    lines += _scaling_lines(r)
     rate = r.get("check_backprop_examples_per_s")
     if rate is not None:
         lines += ["", f"check_backprop on a correct backprop: {rate:,.0f} examples/s"]
     return "\n".join(lines)
+
+
+def _scaling_lines(r: dict[str, Any]) -> list[str]:
+    if not r.get("batch_scaling"):
+        return []
+    sizes = list(next(iter(r["batch_scaling"].values())))
+    lines = [
+        "",
+        "fraction of the best peak by batch size",
+        f"{'backend':<16}" + "".join(f"{s:>8}" for s in sizes),
+    ]
+    for b, row in r["batch_scaling"].items():
+        line = f"{b:<16}" + "".join(f"{row[s]:>8.2f}" for s in sizes)
+        if r.get("batch_scaling_peak", {}).get(b) == "jax device":
+            line += "   (of the JAX device's peak)"
+        lines.append(line)
+    return lines

@@ -229,7 +229,8 @@ for ax, (dtype, rep) in zip(axes, reports.items()):
             label=res.backend,
             alpha=0.85,
         )
-    ax.axhline(mp.compare.rtol_for(dtype), color="red", ls="--", lw=1, label=f"tolerance ({dtype})")
+    tol = mp.tolerance.rtol_for(dtype)
+    ax.axhline(tol, color="red", ls="--", lw=1, label=f"tolerance ({dtype})")
     ax.axhline(np.finfo(dtype).eps, color="grey", ls=":", lw=1, label=f"{dtype} eps")
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(names)), names)

@@ -88,18 +88,38 @@ def test_bench_command_writes_json(tmp_path, capsys):
 
 @requires_jax
 def test_bench_reports_the_jax_scan_unroll(monkeypatch):
-    """The JSON and the table say how jax's epoch was unrolled (it differs by device)."""
-    import mlp_parity.train as train_module
+    """The JSON and the table say how jax's epoch was unrolled (it differs by device), and
+    jax's training runs with that unroll."""
+    import jax
 
-    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", 4)
+    calls = []
     monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: 100.0)
     monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
     monkeypatch.setattr(bench, "jax_matmul_ceiling", lambda *a, **k: 1000.0)
-    monkeypatch.setattr(bench, "training_throughput", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "training_throughput", lambda *a, **k: calls.append(k) or 1e3)
     monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
-    r = bench.run(("jax",), batch_sizes=(), check_examples=0, log=lambda *a: None)
+    quiet = dict(check_examples=0, log=lambda *a: None)
+    r = bench.run(("jax",), batch_sizes=(64,), jax_scan_unroll=4, **quiet)
     assert r["jax_scan_unroll"] == 4
     assert "epoch scan unroll 4" in bench.format_table(r).splitlines()[2]
+    assert [k["engine_options"] for k in calls] == [{"scan_unroll": 4}] * 2
+    default = bench.run(("jax",), batch_sizes=(), **quiet)["jax_scan_unroll"]
+    assert default == (1 if jax.default_backend() == "cpu" else 8)
+
+
+def test_training_throughput_passes_engine_options(monkeypatch):
+    import mlp_parity.train as train_module
+
+    seen = []
+    real = train_module.train
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["engine_options"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", spy)
+    sps = bench.training_throughput("numpy", sizes=(8, 4, 3), n=64, engine_options={})
+    assert sps > 0 and seen == [{}]
 
 
 @pytest.mark.parametrize("flag", ["--json", "--plot"])

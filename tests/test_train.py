@@ -9,7 +9,7 @@ from conftest import requires_jax, requires_keras
 
 import mlp_parity as mp
 from mlp_parity.data import one_hot
-from mlp_parity.train import Progress, batch_order, evaluate, train
+from mlp_parity.train import SGD, Progress, batch_order, evaluate, train
 
 AUTODIFF = [pytest.param("jax", marks=requires_jax), pytest.param("keras", marks=requires_keras)]
 ALL = ["numpy", *AUTODIFF]
@@ -69,6 +69,32 @@ def test_numpy_follows_the_documented_algorithm():
     assert got.params[0][0].dtype == np.float64
 
 
+@pytest.mark.parametrize("backend", ALL)
+def test_optimizer_object_equals_the_loose_keywords(backend):
+    spec, params, x, y = _problem(n=70)
+    kw = {k: v for k, v in SETTINGS.items() if k not in ("learning_rate", "momentum")}
+    a = train(spec, params, x, y, backend=backend, optimizer=SGD(0.1, 0.9), **kw)
+    b = train(spec, params, x, y, backend=backend, learning_rate=0.1, momentum=0.9, **kw)
+    assert _rel(a.params, b.params) == 0 and a.history["loss"] == b.history["loss"]
+    assert a.settings["learning_rate"] == 0.1 and a.settings["momentum"] == 0.9
+
+
+@pytest.mark.parametrize(
+    "kw,err,match",
+    [
+        ({}, TypeError, "needs learning_rate"),
+        ({"momentum": 0.9}, TypeError, "needs learning_rate"),
+        ({"optimizer": SGD(0.1), "learning_rate": 0.1}, ValueError, "either optimizer or"),
+        ({"optimizer": SGD(0.1), "momentum": 0.0}, ValueError, "either optimizer or"),
+        ({"optimizer": {"learning_rate": 0.1}}, TypeError, r"optimizer must be an SGD"),
+    ],
+)
+def test_optimizer_or_learning_rate_exactly_once(kw, err, match):
+    spec, params, x, y = _problem(n=20)
+    with pytest.raises(err, match=match):
+        train(spec, params, x, y, backend="numpy", epochs=1, batch_size=8, **kw)
+
+
 @pytest.mark.parametrize(
     "activation,loss,targets",
     [
@@ -102,119 +128,6 @@ def test_trajectory_parity_float64(backend):
         np.testing.assert_allclose(got.history[key], ref.history[key], rtol=1e-10)
     for key in ("accuracy", "val_accuracy"):
         assert got.history[key] == ref.history[key]
-
-
-@requires_jax
-@pytest.mark.parametrize("unroll", [1, 3, 8])
-def test_jax_scan_unroll_follows_the_same_trajectory(monkeypatch, unroll):
-    """Unrolling the epoch's scan (the GPU default is 8; 3 does not divide the 6 full batches)
-    trains the same trajectory."""
-    import jax
-
-    import mlp_parity.train as train_module
-
-    spec, params, x, y = _problem()
-    ref = train(spec, params, x, y, backend="numpy", **SETTINGS)
-    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", unroll)
-    scan, seen = jax.lax.scan, []
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("unroll", 1))
-        return scan(*args, **kwargs)
-
-    monkeypatch.setattr(jax.lax, "scan", spy)
-    train_module._jax_epoch_fn.cache_clear()  # trace anew, through the spy
-    got = train(spec, params, x, y, backend="jax", **SETTINGS)
-    assert seen == [unroll]
-    assert _rel(got.params, ref.params) <= 1e-8
-    np.testing.assert_allclose(got.history["loss"], ref.history["loss"], rtol=1e-10)
-
-
-@requires_jax
-def test_jax_scan_unroll_default_and_bad_values(monkeypatch):
-    import jax
-
-    import mlp_parity.train as train_module
-
-    want = 1 if jax.default_backend() == "cpu" else 8
-    assert train_module._jax_scan_unroll() == want
-    monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", np.int64(2))
-    assert train_module._jax_scan_unroll() == 2 and type(train_module._jax_scan_unroll()) is int
-    for bad, err in [(0, ValueError), (2.0, TypeError), (True, TypeError)]:
-        monkeypatch.setattr(train_module, "JAX_SCAN_UNROLL", bad)
-        with pytest.raises(err, match="JAX_SCAN_UNROLL"):
-            train_module._jax_scan_unroll()
-
-
-@requires_keras
-def test_keras_without_xla_follows_the_same_trajectory(monkeypatch):
-    """The graph-executor fallback (no XLA for the device) trains the same trajectory."""
-    import mlp_parity.train as train_module
-
-    spec, params, x, y = _problem(n=70)
-    ref = train(spec, params, x, y, backend="numpy", **SETTINGS)
-    monkeypatch.setattr(train_module, "KERAS_JIT_COMPILE", False)
-    got = train(spec, params, x, y, backend="keras", **SETTINGS)
-    assert _rel(got.params, ref.params) <= 1e-8
-    np.testing.assert_allclose(got.history["loss"], ref.history["loss"], rtol=1e-10)
-
-
-@requires_keras
-def test_keras_falls_back_to_the_graph_executor_when_xla_is_missing():
-    import tensorflow as tf
-
-    from mlp_parity.train import _KerasRunner
-
-    spec, params, x, y = _problem(n=70)
-    targets = one_hot(y, 10).astype(np.float64)
-
-    def failing(message):
-        def run(*args):
-            raise tf.errors.InvalidArgumentError(None, None, message)
-
-        return run
-
-    runner = _KerasRunner(spec, params, x, targets, 32, 0.1, 0.9)
-    runner.run = failing("XLA compilation requested, but XLA is not available for this device")
-    with pytest.warns(RuntimeWarning, match="XLA is unavailable"):
-        loss_sum, correct = runner.epoch(np.arange(70), None)
-    assert runner.run is runner._plain and np.isfinite(loss_sum) and 0 <= correct <= 70
-
-    runner = _KerasRunner(spec, params, x, targets, 32, 0.1, 0.9)
-    runner.run = failing("indices[3] = 99 is not in [0, 70)")  # anything else propagates
-    with pytest.raises(tf.errors.InvalidArgumentError, match="not in"):
-        runner.epoch(np.arange(70), None)
-
-
-@requires_keras
-def test_keras_training_in_a_loop_does_not_warn_of_retracing(monkeypatch):
-    """Each train() call traces its own model's loop by design; TensorFlow counts the traces of
-    all its closures together and would call a sweep of a few models "excessive retracing"."""
-    import logging
-
-    import tensorflow as tf
-
-    import mlp_parity.train as train_module
-
-    monkeypatch.setattr(train_module, "KERAS_JIT_COMPILE", False)  # the same traces, no XLA
-
-    class Recorder(logging.Handler):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def emit(self, record):
-            self.messages.append(record.getMessage())
-
-    recorder = Recorder()
-    tf.get_logger().addHandler(recorder)
-    try:
-        spec, params, x, y = _problem(n=40, sizes=(6, 5, 3))
-        for _ in range(3):  # two traced shapes each (full batches, the partial one)
-            train(spec, params, x, y, backend="keras", epochs=1, batch_size=16, learning_rate=0.1)
-    finally:
-        tf.get_logger().removeHandler(recorder)
-    assert not [m for m in recorder.messages if "retracing" in m]
 
 
 @pytest.mark.parametrize("backend", AUTODIFF)
@@ -329,18 +242,6 @@ def test_progress_reports_steps_and_epochs(backend):
     assert set(ends[0].record) == {"loss", "accuracy", "time"}
     if backend == "numpy":
         assert [p.step for p in seen if p.epoch == 1] == [1, 2, 3, 3]
-
-
-@requires_keras
-def test_keras_reports_progress_between_compiled_calls():
-    from mlp_parity.train import KERAS_STEPS_PER_EXECUTION as K
-
-    spec, params, x, y = _problem(n=2 * K + 6)
-    seen: list[Progress] = []
-    kw = {**SETTINGS, "epochs": 1, "batch_size": 1}
-    train(spec, params, x, y, backend="keras", progress=seen.append, **kw)
-    assert [p.step for p in seen] == [K, 2 * K, 2 * K + 6, 2 * K + 6]
-    assert [p.record is None for p in seen] == [True, True, True, False]
 
 
 @pytest.mark.parametrize("backend", ALL)

@@ -1,0 +1,158 @@
+"""The numpy training loop: hand-written backprop on preallocated buffers, updated in place (or a
+user ``grad_fn``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..params import Params, check_params
+from ..spec import ACTIVATIONS, LOSSES, MLPSpec
+from ._common import Loop, class_labels, predicted
+from .optim import SGD
+
+#: A gradient function for ``train(..., grad_fn=)``: ``grad_fn(params, x, y) -> grads``, with
+#: ``x`` (batch, in), ``y`` float targets (batch, out), grads shaped like ``params``.
+GradFn = Callable[[Params, np.ndarray, np.ndarray], Params]
+
+
+class NumpyLoop(Loop):
+    """All parameters, velocities and gradients live in three flat buffers (``W`` and ``b`` are
+    views into them), so the momentum update is three whole-vector operations per step rather
+    than three per tensor: small numpy calls cost microseconds each, a sizeable share of a
+    batch-128 step. Takes no engine options; ``grad_fn`` replaces the hand-written gradient."""
+
+    def __init__(
+        self,
+        spec: MLPSpec,
+        params: Params,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        optimizer: SGD,
+        *,
+        grad_fn: GradFn | None = None,
+    ) -> None:
+        self.spec, self.x, self.y = spec, x, y
+        self.labels = class_labels(spec, y)
+        self.lr, self.momentum, self.grad_fn = optimizer.learning_rate, optimizer.momentum, grad_fn
+        dt = x.dtype
+        total = sum(W.size + b.size for W, b in params)
+        self.p, self.v, self.g = (np.zeros(total, dt) for _ in range(3))
+        self.W, self.b = _flat_views(self.p, spec.sizes)
+        self.gW, self.gb = _flat_views(self.g, spec.sizes)
+        for (W, b), W_flat, b_flat in zip(params, self.W, self.b):
+            W_flat[...] = W
+            b_flat[...] = b
+        B = min(batch_size, x.shape[0])
+        self.batch_size = batch_size
+        self.xb = np.empty((B, x.shape[1]), dt)
+        self.yb = np.empty((B, y.shape[1]), dt)
+        self.ones = np.ones((1, B), dt)  # ones @ delta: the bias gradient as a (fast) matmul
+        widths = spec.sizes[1:]
+        self.z = [np.empty((B, w), dt) for w in widths]  # pre-activations
+        self.a = [np.empty((B, w), dt) for w in widths[:-1]]  # hidden activations
+        self.delta = [np.empty((B, w), dt) for w in widths]
+        self.tmp = [np.empty((B, w), dt) for w in widths[:-1]]  # the activations' scratch
+        self.work = np.empty((B, widths[-1] + 2), dt)  # the loss's scratch
+        self.acts = [ACTIVATIONS[name] for name in spec.hidden_activations]
+        self.loss = LOSSES[spec.loss]
+
+    def params(self) -> Params:
+        return [(W.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+
+    def epoch(self, order: np.ndarray, on_step: Callable[[int], None] | None) -> tuple[float, int]:
+        n, B = order.shape[0], self.batch_size
+        loss_sum = 0.0
+        pred = np.empty(n, np.intp)  # compared with the labels once, after the epoch
+        for step, start in enumerate(range(0, n, B), 1):
+            idx = order[start : start + B]
+            m = idx.shape[0]
+            xb, yb = self.xb[:m], self.yb[:m]
+            np.take(self.x, idx, axis=0, out=xb, mode="clip")  # indices are valid: no buffering
+            np.take(self.y, idx, axis=0, out=yb, mode="clip")
+            if self.grad_fn is None:
+                loss, z = self._step(xb, yb)
+            else:
+                loss, z = self._grad_fn_step(xb, yb)
+            loss_sum += loss * m
+            if z.shape[1] > 1:
+                np.argmax(z, axis=1, out=pred[start : start + m])
+            else:
+                pred[start : start + m] = predicted(self.spec, z)
+            if on_step is not None:
+                on_step(step)
+        return loss_sum, int(np.count_nonzero(pred == self.labels[order]))
+
+    def _forward(self, xb: np.ndarray) -> np.ndarray:
+        """Fill the buffers for a batch; return the logits (a view)."""
+        m = xb.shape[0]
+        a = xb
+        last = len(self.W) - 1
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            z = self.z[i][:m]
+            np.matmul(a, W, out=z)
+            z += b
+            if i == last:
+                return z
+            # may leave in tmp what the backward pass needs (relu: its mask)
+            self.acts[i].value_into(z, self.a[i][:m], self.tmp[i][:m])
+            a = self.a[i][:m]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        """One SGD step in place. The output delta is scaled by ``-lr`` before backprop, so the
+        weight and bias "gradients" come out as ``-lr * g`` (backprop is linear in the output
+        delta) and the momentum update makes one pass fewer over the parameters."""
+        m = xb.shape[0]
+        z = self._forward(xb)
+        delta = self.delta[-1][:m]
+        loss = self.loss.value_and_grad_into(z, yb, delta, -self.lr, self.work[:m])
+        if loss is None:
+            loss = self.loss.value(z, yb)
+        ones = self.ones[:, :m]
+        for i in range(len(self.W) - 1, -1, -1):
+            a_in = xb if i == 0 else self.a[i - 1][:m]
+            np.matmul(a_in.T, delta, out=self.gW[i])
+            np.matmul(ones, delta, out=self.gb[i][None])  # column sums
+            if i > 0:
+                prev = self.delta[i - 1][:m]
+                np.matmul(delta, self.W[i].T, out=prev)
+                self.acts[i - 1].grad_into(prev, self.a[i - 1][:m], self.tmp[i - 1][:m])
+                delta = prev
+        self._apply_scaled_gradients()
+        return loss, z  # the logits buffer is untouched by the backward pass
+
+    def _grad_fn_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        z = self._forward(xb)
+        loss = self.loss.value(z, yb)
+        grads = self.grad_fn(list(zip(self.W, self.b)), xb, yb)  # type: ignore[misc]
+        try:
+            grads = check_params(self.spec, grads, name="grad_fn's result")
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{e} (grad_fn must return grads shaped like params)") from None
+        for i, (gW, gb) in enumerate(grads):
+            self.gW[i][...] = gW
+            self.gb[i][...] = gb
+        self.g *= -self.lr
+        self._apply_scaled_gradients()
+        return loss, z
+
+    def _apply_scaled_gradients(self) -> None:
+        """``v <- momentum v + g; p <- p + v`` (:class:`SGD`'s update) over all parameters at
+        once, ``g`` already holding ``-lr`` times the gradient."""
+        self.v *= self.momentum
+        self.v += self.g
+        self.p += self.v
+
+
+def _flat_views(flat: np.ndarray, sizes: tuple[int, ...]) -> tuple[list, list]:
+    """``W`` (fan_in, fan_out) and ``b`` (fan_out,) views, layer by layer, into one flat buffer."""
+    Ws, bs, offset = [], [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        Ws.append(flat[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out))
+        offset += fan_in * fan_out
+        bs.append(flat[offset : offset + fan_out])
+        offset += fan_out
+    return Ws, bs
