@@ -15,10 +15,11 @@ import pytest
 from conftest import HAS_JAX, HAS_TF
 
 import mlp_parity as mp
-from mlp_parity import jobs
+from mlp_parity import _io
 from mlp_parity.cli import main
+from mlp_parity.cli._console import EpochProgress
 from mlp_parity.data import load_dataset
-from mlp_parity.train import Progress, evaluate
+from mlp_parity.train import Progress, evaluate, trajectories
 
 SMALL = ["--sizes", "784,16,10", "--epochs", "1"]
 
@@ -126,9 +127,9 @@ def test_unwritable_save_fails_before_training(target, tmp_path, capsys, monkeyp
 
 def test_failed_json_write_leaves_nothing(tmp_path):
     with pytest.raises(TypeError):
-        jobs.write_json(tmp_path / "r.json", {"bad": object()})
+        _io.write_json(tmp_path / "r.json", {"bad": object()})
     assert _files(tmp_path) == set()
-    jobs.write_json(tmp_path / "r.json", {"nan": float("nan"), "x": np.float32(1.5)})
+    _io.write_json(tmp_path / "r.json", {"nan": float("nan"), "x": np.float32(1.5)})
     assert json.loads((tmp_path / "r.json").read_text()) == {"nan": None, "x": 1.5}
 
 
@@ -155,7 +156,7 @@ def test_compare_writes_table_json_and_png(tmp_path, capsys):
 
 
 def test_compare_fails_when_backends_diverge(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(jobs, "param_divergence", lambda a, b: 1e-3)
+    monkeypatch.setattr(trajectories, "param_divergence", lambda a, b: 1e-3)
     assert main(["compare", "--backends", "numpy", *SMALL, "--out", "o"]) == 1
     assert "DIVERGED: max relative parameter divergence 1.0e-03 > 1e-08" in capsys.readouterr().out
     assert json.loads((tmp_path / "o" / "compare.json").read_text())["parity_rtol"] == 1e-8
@@ -189,7 +190,7 @@ def test_vectorized_original_backprop_equals_the_tutorials_loop():
     rng = np.random.default_rng(1)
     x, y = rng.random((9, 7)), np.eye(4)[rng.integers(0, 4, 9)]
     want = tutorial.original_backprop(params, x, y)
-    got = jobs.original_backprop_vectorized(params, x, y)
+    got = tutorial.original_backprop_vectorized(params, x, y)
     for (gW, gb), (wW, wb) in zip(got, want):
         np.testing.assert_allclose(gW, wW, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gb, wb, rtol=1e-12, atol=1e-15)
@@ -198,17 +199,33 @@ def test_vectorized_original_backprop_equals_the_tutorials_loop():
 def test_epoch_progress_bar_draws_and_erases():
     stream = io.StringIO()
     lines = []
-    bar = jobs.EpochProgress("numpy", lambda e, n, r: lines.append((e, n)), stream=stream)
+    bar = EpochProgress("numpy", lambda e, n, r: lines.append((e, n)), stream=stream)
     assert not bar.enabled  # not a terminal
-    bar = jobs.EpochProgress(
-        "numpy", lambda e, n, r: lines.append((e, n)), stream=stream, enabled=True
-    )
+    bar = EpochProgress("numpy", lambda e, n, r: lines.append((e, n)), stream=stream, enabled=True)
     bar(Progress(1, 2, 5, 10, None))
     bar(Progress(1, 2, 10, 10, None))
     bar(Progress(1, 2, 10, 10, {"loss": 1.0, "accuracy": 0.5, "time": 0.1}))
     text = stream.getvalue()
-    assert "numpy epoch 1/2 [" in text and "] 10/10" in text and text.endswith("\r")
+    assert "numpy epoch 1/2" in text and "10/10" in text and text.endswith("\r")
+    assert text.rsplit("\r", 2)[-2].strip() == ""  # the bar is erased for the epoch line
     assert lines == [(1, 2)]
+    assert bar.bar is None
+
+
+def test_epoch_progress_without_a_terminal_writes_nothing():
+    stream = io.StringIO()
+    lines = []
+    bar = EpochProgress("jax", lambda e, n, r: lines.append((e, n)), stream=stream)
+    bar(Progress(1, 1, 3, 10, None))
+    bar(Progress(1, 1, 10, 10, {"loss": 1.0, "accuracy": 0.5, "time": 0.1}))
+    assert stream.getvalue() == "" and lines == [(1, 1)]
+
+
+@pytest.mark.parametrize("loss", ["mse", "sigmoid_cross_entropy", "softmax_cross_entropy"])
+def test_check_draws_targets_the_loss_takes(loss, capsys):
+    """Integer labels for the losses that take labels, real-valued targets for the others."""
+    assert main(["check", "--sizes", "4,3", "--batch", "2", "--loss", loss]) == 0
+    assert "all backends agree" in capsys.readouterr().out
 
 
 def test_training_modules_import_numpy_only():
@@ -216,9 +233,10 @@ def test_training_modules_import_numpy_only():
     import sys
 
     code = (
-        "import sys, mlp_parity.cli, mlp_parity.train, mlp_parity.jobs, mlp_parity.plots;"
+        "import sys, mlp_parity.cli, mlp_parity.train, mlp_parity.plots;"
         "mlp_parity.cli.build_parser();"
-        "print([m for m in ('jax', 'tensorflow', 'keras', 'matplotlib') if m in sys.modules])"
+        "heavy = ('jax', 'tensorflow', 'keras', 'matplotlib', 'tqdm');"
+        "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

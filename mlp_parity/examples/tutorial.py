@@ -103,3 +103,25 @@ def corrected_backprop_vectorized(params: Params, x: np.ndarray, y: np.ndarray) 
             s = sigmoid(zs[layer - 1])
             delta = (delta @ params[layer][0].T) * s * (1 - s)
     return grads[::-1]
+
+
+def original_backprop_vectorized(params: Params, x: np.ndarray, y: np.ndarray) -> Params:
+    """Same gradient as :func:`original_backprop` (both bugs kept) without the per-sample loop.
+
+    x (batch, in), y (batch, out); returns ``[(dW (fan_in, fan_out), db (fan_out,)), ...]``,
+    the batch mean of the tutorial's per-sample gradients.
+    """
+    dtype = params[0][0].dtype
+    x = np.asarray(x, dtype)
+    y = np.asarray(y, dtype)
+    activations, zs = [x], []
+    for w, b in params:
+        zs.append(activations[-1] @ w + b)
+        activations.append(sigmoid(zs[-1]))
+    delta = (activations[-1] - y) / x.shape[0]  # bug 2: the gradient of the SUM over outputs
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        grads.append((activations[layer].T @ delta, delta.sum(axis=0)))
+        if layer > 0:
+            delta = (delta @ params[layer][0].T) * sigmoid(zs[layer - 1])  # bug 1: s, not s(1-s)
+    return grads[::-1]
