@@ -6,14 +6,14 @@ validation, and the ``.npz`` file format.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .spec import MLPSpec, as_spec
+from ._io import npz_path, write_atomic
+from .spec import ACTIVATIONS, LOSSES, MLPSpec, as_spec
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -33,21 +33,21 @@ def as_float_dtype(dtype: object, name: str = "dtype") -> np.dtype:
 def init_params(spec: MLPSpec | Sequence[int], seed: int = 0, dtype: str = "float64") -> Params:
     """Random initial parameters, deterministic per ``seed``.
 
-    Scheme (biases start at zero): a layer that feeds a ReLU gets He-uniform weights,
-    ``U(-sqrt(6/fan_in), +sqrt(6/fan_in))``, which keeps the variance of activations constant
-    through rectifiers; every other layer (sigmoid, tanh, identity, and the linear output layer)
-    gets Glorot-uniform, ``U(-sqrt(6/(fan_in+fan_out)), +...)``, Keras' default for ``Dense``.
+    Scheme (biases start at zero): a layer that feeds an activation whose ``init`` fact is
+    ``"he"`` (ReLU) gets He-uniform weights, ``U(-sqrt(6/fan_in), +sqrt(6/fan_in))``, which keeps
+    the variance of activations constant through rectifiers; every other layer (sigmoid, tanh,
+    identity, and the linear output layer) gets Glorot-uniform,
+    ``U(-sqrt(6/(fan_in+fan_out)), +...)``, Keras' default for ``Dense``.
     """
     spec = as_spec(spec)
     dt = as_float_dtype(dtype)
     rng = np.random.default_rng(seed)
-    feeds = list(spec.hidden_activations) + ["linear"]
+    # The output layer feeds no activation (the loss applies the output nonlinearity): Glorot.
+    schemes = [ACTIVATIONS[act].init for act in spec.hidden_activations] + ["glorot"]
     params: Params = []
-    for (fan_in, fan_out), act in zip(zip(spec.sizes[:-1], spec.sizes[1:]), feeds, strict=True):
-        if act == "relu":
-            limit = np.sqrt(6.0 / fan_in)
-        else:
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
+    for ((fan_in, fan_out), _), scheme in zip(spec.shapes(), schemes, strict=True):
+        fan = fan_in if scheme == "he" else fan_in + fan_out
+        limit = np.sqrt(6.0 / fan)
         W = rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(dt)
         params.append((W, np.zeros(fan_out, dtype=dt)))
     return params
@@ -162,9 +162,21 @@ def check_batch(
     ya = ya.astype(dtype, copy=False)
     if not np.all(np.isfinite(ya)):
         raise ValueError("y contains NaN or inf")
-    if spec.loss == "sigmoid_cross_entropy" and (ya.min() < 0 or ya.max() > 1):
-        raise ValueError("y must lie in [0, 1] for sigmoid_cross_entropy")
+    _check_target_range(spec.loss, ya)
     return xa, ya
+
+
+def _check_target_range(loss: str, y: np.ndarray) -> None:
+    """``y`` must lie in the loss's ``target_range`` (e.g. a negative target would make cross
+    entropy negative); the message gives the range as a reader would write it."""
+    lo, hi = LOSSES[loss].target_range
+    if np.isfinite(lo) and np.isfinite(hi):
+        if y.min() < lo or y.max() > hi:
+            raise ValueError(f"y must lie in [{lo:g}, {hi:g}] for {loss}")
+    elif np.isfinite(lo) and y.min() < lo:
+        raise ValueError(f"y must be >= {lo:g} for {loss}")
+    elif np.isfinite(hi) and y.max() > hi:
+        raise ValueError(f"y must be <= {hi:g} for {loss}")
 
 
 def check_problem(
@@ -185,14 +197,12 @@ def check_problem(
 
 
 def save_params(path: str | os.PathLike, spec: MLPSpec, params: Params) -> Path:
-    """Write ``params`` and ``spec`` to ``path`` (``.npz``) atomically: a temporary file in the
-    same folder is renamed into place, so a failure never leaves a half-written file."""
+    """Write ``params`` and ``spec`` to ``path`` (``.npz`` appended when missing) atomically,
+    through :func:`mlp_parity._io.write_atomic`: a failure never leaves a half-written file."""
     spec = as_spec(spec)
     params = check_params(spec, params)
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-    folder = path.parent if str(path.parent) else Path(".")
+    path = npz_path(path)
+    folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"cannot save to {path}: folder {folder} does not exist")
     act = spec.activation if isinstance(spec.activation, str) else list(spec.activation)
@@ -201,20 +211,9 @@ def save_params(path: str | os.PathLike, spec: MLPSpec, params: Params) -> Path:
     arrays["activation"] = np.array(act)
     arrays["loss"] = np.array(spec.loss)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ValueError(f"cannot save to {path}: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return write_atomic(path, lambda f: np.savez(f, **arrays))
+    except OSError as e:  # e.g. the folder refuses a new file: one clean ValueError for the CLI
+        raise ValueError(f"cannot save to {path}: {e.strerror or e}") from e
 
 
 def load_params(path: str | os.PathLike) -> tuple[MLPSpec, Params]:

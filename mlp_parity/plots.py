@@ -5,10 +5,11 @@ needed."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ._io import write_atomic
 
 __all__ = ["batch_scaling", "learning_curves", "save_figure"]
 
@@ -119,18 +120,9 @@ _TARGETS = {"numpy": 0.80, "jax": 0.90, "keras": 0.50}  # issue 5, at batch 128
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (a temporary file in the same folder is
-    renamed into place, so a failure never leaves a partial image)."""
+    """Write ``fig`` to ``path`` in the format its suffix names (``.png``, ``.svg``, ``.pdf``;
+    PNG without one), atomically through :func:`mlp_parity._io.write_atomic`, so a failure
+    never leaves a partial image."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    fmt = path.suffix.lstrip(".").lower() or "png"  # a file object tells savefig no format
+    return write_atomic(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))

@@ -124,3 +124,60 @@ def test_saved_file_has_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_softmax_ce_targets_must_not_be_negative():
+    # A negative target makes cross entropy negative: the loss's target_range says [0, inf).
+    spec = MLPSpec((2, 2))
+    with pytest.raises(ValueError, match="y must be >= 0 for softmax_cross_entropy"):
+        check_batch(spec, np.zeros((1, 2)), np.array([[-0.5, 1.5]]), np.dtype("f8"))
+    _, y = check_batch(spec, np.zeros((1, 2)), np.array([[0.0, 2.0]]), np.dtype("f8"))
+    assert y.tolist() == [[0.0, 2.0]]  # no upper bound: unnormalised soft targets are fine
+
+
+def test_target_range_messages_come_from_the_loss_table():
+    x = np.zeros((1, 2))
+    sig = MLPSpec((2, 2), loss="sigmoid_cross_entropy")
+    for bad in ([[-0.1, 0.0]], [[0.0, 1.1]]):
+        with pytest.raises(ValueError, match=r"^y must lie in \[0, 1\] for sigmoid_cross_entropy$"):
+            check_batch(sig, x, np.array(bad), np.dtype("f8"))
+    _, y = check_batch(MLPSpec((2, 2), loss="mse"), x, np.array([[-7.0, 9.0]]), np.dtype("f8"))
+    assert y.tolist() == [[-7.0, 9.0]]  # mse takes any real target
+
+
+def test_init_scheme_follows_the_activation_table(monkeypatch):
+    # Which layers get He and which Glorot is the activation's `init` fact, not its name.
+    from dataclasses import replace
+
+    from mlp_parity import spec as spec_module
+
+    assert spec_module.ACTIVATIONS["relu"].init == "he"
+    assert spec_module.ACTIVATIONS["tanh"].init == "glorot"
+    monkeypatch.setitem(
+        spec_module.ACTIVATIONS, "tanh", replace(spec_module.ACTIVATIONS["tanh"], init="he")
+    )
+    (W0, _), (W1, _) = init_params(MLPSpec((400, 100, 10), "tanh"), seed=0)
+    assert 0.9 * np.sqrt(6 / 400) < np.abs(W0).max() <= np.sqrt(6 / 400)  # now He
+    # the output layer feeds the loss, no activation: always Glorot
+    assert 0.9 * np.sqrt(6 / 110) < np.abs(W1).max() <= np.sqrt(6 / 110)
+
+
+def test_mixed_activations_get_one_scheme_per_layer():
+    spec = MLPSpec((300, 200, 100, 10), ("relu", "sigmoid"))
+    limits = [np.sqrt(6 / 300), np.sqrt(6 / 300), np.sqrt(6 / 110)]  # He, Glorot, Glorot
+    for (W, _), limit in zip(init_params(spec, seed=1), limits):
+        assert 0.9 * limit < np.abs(W).max() <= limit
+
+
+def test_save_appends_npz_and_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    spec = MLPSpec((2, 2))
+    assert save_params(tmp_path / "m", spec, init_params(spec)) == tmp_path / "m.npz"
+    assert save_params(tmp_path / "m.v1", spec, init_params(spec)) == tmp_path / "m.v1.npz"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(ValueError, match="cannot save to .*m2.npz: No space left"):
+        save_params(tmp_path / "m2.npz", spec, init_params(spec))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "m.v1.npz"]
