@@ -5,12 +5,13 @@ matmul precision (no TF32 on GPUs), as parity checks need. It runs on JAX's defa
 GPU where jaxlib has CUDA.
 
 Compiling costs far more than running a small network (about 0.3 s against microseconds), and
-property tests draw a new shape almost every example. So small problems (every width <= 32,
-batch <= 64) are padded into buckets: every layer becomes (B, B) with B the next power of two
->= max(8, widest layer), the batch the next power of two >= 8. Padded weights and biases are
-zero, so padded units add exact zeros to every real sum; padded rows and outputs are masked out
-of the loss. One compilation then serves every problem of that depth, activations, loss and
-bucket. Larger problems (training) compile once for their exact shape.
+property tests draw a new shape almost every example. So every small problem (widths <= 32,
+batch <= 64, depth <= 6) is padded to one shape: each layer (32, 32), the batch 64, six layers
+(the ones past the real output are identities), with the activations and the loss passed as
+data. Padded weights and biases are zero, so padded units add exact zeros to every real sum;
+padded rows and outputs are masked out of the loss. One compilation per dtype then serves every
+small problem, whatever its shape, activations or loss. Larger problems (training) compile once
+for their exact shape.
 """
 
 from __future__ import annotations
@@ -73,42 +74,55 @@ def compiled_value_and_grad(activations: tuple[str, ...], loss: str):
     )
 
 
-def _masked_loss(params, x, y, row_mask, out_mask, n_rows, n_out, activations, loss):
-    """The spec's loss over the real rows and outputs of a padded problem; the same formulas
-    as ``LOSSES`` (log-softmax with a stopped-gradient max, log-sigmoid, squared error)."""
-    z = apply(params, x, activations)
+#: Every small problem is padded to this one shape, so that a single compilation (per dtype)
+#: serves all of them: what keeps a first call inside Hypothesis' default 200 ms deadline.
+PAD_WIDTH = 32
+PAD_BATCH = 64
+PAD_DEPTH = 6
+_ACTIVATION_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}
+_LINEAR = len(ACTIVATIONS)  # the code of a layer with no activation (the output, padding)
+_LOSS_CODES = {name: i for i, name in enumerate(LOSSES)}
+
+
+def _any_activation(z, code):
+    """``ACTIVATIONS[code](z)``, or ``z`` for ``_LINEAR``, with the code a traced int: every
+    branch is computed and one selected (all are finite, so unselected ones add exact zero
+    gradients)."""
+    branches = [f(z) for f in ACTIVATIONS.values()] + [z]
+    return jnp.select([code == i for i in range(len(branches))], branches)
+
+
+def _padded_loss(params, x, y, row_mask, out_mask, n_rows, n_out, act_codes, loss_code):
+    """The spec's loss over the real rows and outputs of a padded problem, the same formulas as
+    ``LOSSES``; activations and loss are data (``act_codes`` per layer, ``loss_code``), so
+    one compilation serves every network. Layers past the real output layer are identities."""
+    z = x
+    for i, (W, b) in enumerate(params):
+        z = _any_activation(z @ W + b, act_codes[i])
     mask = row_mask[:, None] & out_mask[None, :]
-    if loss == "softmax_cross_entropy":
-        zs = jnp.where(out_mask[None, :], z, -jnp.inf)
-        m = jax.lax.stop_gradient(jnp.max(zs, axis=-1, keepdims=True))
-        logp = zs - m - jnp.log(jnp.sum(jnp.exp(zs - m), axis=-1, keepdims=True))
-        return -jnp.sum(y * jnp.where(mask, logp, 0.0)) / n_rows
-    if loss == "sigmoid_cross_entropy":
-        e = -(y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z))
-    else:
-        e = (z - y) ** 2
-    return jnp.sum(jnp.where(mask, e, 0.0)) / (n_rows * n_out)
+    zs = jnp.where(out_mask[None, :], z, -jnp.inf)
+    m = jax.lax.stop_gradient(jnp.max(zs, axis=-1, keepdims=True))
+    logp = zs - m - jnp.log(jnp.sum(jnp.exp(zs - m), axis=-1, keepdims=True))
+    softmax_ce = -jnp.sum(y * jnp.where(mask, logp, 0.0)) / n_rows
+    bce = -(y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z))
+    per_output = [bce, (z - y) ** 2]
+    per_output = [jnp.sum(jnp.where(mask, e, 0.0)) / (n_rows * n_out) for e in per_output]
+    values = [softmax_ce, *per_output]
+    return jnp.select([loss_code == i for i in range(len(values))], values)
 
 
 @functools.cache
-def _compiled_padded(activations: tuple[str, ...], loss: str):
-    return jax.jit(
-        jax.value_and_grad(functools.partial(_masked_loss, activations=activations, loss=loss))
-    )
+def _compiled_padded():
+    return jax.jit(jax.value_and_grad(_padded_loss))
 
 
-MAX_PADDED_WIDTH = 32
-MAX_PADDED_BATCH = 64
-
-
-def _bucket(n: int) -> int:
-    return max(8, 1 << (n - 1).bit_length())
+def fits_padding(spec: MLPSpec, batch: int) -> bool:
+    """Whether a problem is small enough for the one padded compilation."""
+    return max(spec.sizes) <= PAD_WIDTH and batch <= PAD_BATCH and spec.num_layers <= PAD_DEPTH
 
 
 def _padded_loss_and_grad(spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray):
-    B = _bucket(max(spec.sizes))
-    nb = _bucket(x.shape[0])
-    dt = x.dtype
+    B, dt = PAD_WIDTH, x.dtype
     padded = []
     for W, b in params:
         Wp = np.zeros((B, B), dt)
@@ -116,18 +130,37 @@ def _padded_loss_and_grad(spec: MLPSpec, params: Params, x: np.ndarray, y: np.nd
         bp = np.zeros(B, dt)
         bp[: b.shape[0]] = b
         padded.append((Wp, bp))
-    xp = np.zeros((nb, B), dt)
+    padded += [(np.eye(B, dtype=dt), np.zeros(B, dt))] * (PAD_DEPTH - len(params))
+    xp = np.zeros((PAD_BATCH, B), dt)
     xp[: x.shape[0], : x.shape[1]] = x
-    yp = np.zeros((nb, B), dt)
+    yp = np.zeros((PAD_BATCH, B), dt)
     yp[: y.shape[0], : y.shape[1]] = y
-    row_mask = np.arange(nb) < x.shape[0]
-    out_mask = np.arange(B) < y.shape[1]
-    fn = _compiled_padded(spec.hidden_activations, spec.loss)
-    value, grads = fn(padded, xp, yp, row_mask, out_mask, dt.type(x.shape[0]), dt.type(y.shape[1]))
+    codes = [_ACTIVATION_CODES[a] for a in spec.hidden_activations]
+    codes += [_LINEAR] * (PAD_DEPTH - len(codes))
+    value, grads = _compiled_padded()(
+        padded,
+        xp,
+        yp,
+        np.arange(PAD_BATCH) < x.shape[0],
+        np.arange(B) < y.shape[1],
+        dt.type(x.shape[0]),
+        dt.type(y.shape[1]),
+        np.asarray(codes, np.int32),
+        np.int32(_LOSS_CODES[spec.loss]),
+    )
     out = []
-    for (gW, gb), (W, b) in zip(grads, params):
+    for (gW, gb), (W, b) in zip(grads, params):  # the padding's gradients are dropped
         out.append((np.asarray(gW)[: W.shape[0], : W.shape[1]], np.asarray(gb)[: b.shape[0]]))
     return float(value), out
+
+
+def warm_up(dtype: str = "float64") -> None:
+    """Compile the padded value-and-grad for ``dtype`` now (about a second), so that no later
+    small problem pays for it: ``mlp_parity.testing`` calls this on import, outside any
+    Hypothesis deadline."""
+    spec = MLPSpec((1, 1))
+    one = np.ones((1, 1), dtype)
+    _padded_loss_and_grad(spec, [(one, np.zeros(1, dtype))], one, one)
 
 
 @functools.cache
@@ -150,7 +183,7 @@ def logits(spec: MLPSpec, params: Params, x: np.ndarray) -> np.ndarray:
 def loss_and_grad(
     spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray
 ) -> tuple[float, Params]:
-    if max(spec.sizes) <= MAX_PADDED_WIDTH and x.shape[0] <= MAX_PADDED_BATCH:
+    if fits_padding(spec, x.shape[0]):
         return _padded_loss_and_grad(spec, params, x, y)
     fn = compiled_value_and_grad(spec.hidden_activations, spec.loss)
     value, grads = fn(to_device(params), jnp.asarray(x), jnp.asarray(y))
