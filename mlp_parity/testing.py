@@ -6,11 +6,17 @@
         assert_backprop_matches(my_grad_fn, activation="relu", loss="mse")
 
 On a mismatch they raise ``AssertionError`` whose message is the debugger's report (the minimal
-counterexample, a per-tensor table and a diagnosis). Importing this module imports numpy only.
+counterexample, a per-tensor table and a diagnosis).
+
+Importing this module loads the float64 reference (JAX, else Keras) and compiles it once, about
+a second: small problems then cost about a millisecond each, so a ``@given`` test calling
+``assert_grads_match`` holds Hypothesis' default 200 ms deadline from its first example.
+(``import mlp_parity`` itself stays numpy-only.)
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +28,18 @@ from .spec import MLPSpec
 __all__ = ["assert_backprop_matches", "assert_grads_match"]
 
 
+def _prepare_reference() -> None:
+    """Import and compile the reference now, outside any test's deadline."""
+    from .debug.evaluate import Reference
+
+    warm_up = getattr(Reference().module, "warm_up", None)
+    if warm_up is not None:
+        warm_up("float64")
+
+
+_prepare_reference()
+
+
 def assert_backprop_matches(
     grad_fn: GradFn,
     *,
@@ -30,9 +48,15 @@ def assert_backprop_matches(
     sizes: Sequence[int] | None = None,
     max_examples: int = 100,
     seed: int | None = None,
+    deadline_s: float | None = None,
+    progress: bool | None = None,
 ) -> BackpropReport:
     """Run :func:`mlp_parity.debug.check_backprop` and raise ``AssertionError`` (its report as
-    the message) unless ``grad_fn`` is right; return the report when it is."""
+    the message) unless ``grad_fn`` is right; return the report when it is.
+
+    With ``deadline_s``, a search the time limit cut short passes when it found no mismatch so
+    far, with a ``UserWarning`` saying how many examples were checked (``report.complete`` is
+    False)."""
     __tracebackhide__ = True  # pytest shows the caller's line
     report = check_backprop(
         grad_fn,
@@ -41,9 +65,13 @@ def assert_backprop_matches(
         sizes=sizes,
         max_examples=max_examples,
         seed=seed,
+        deadline_s=deadline_s,
+        progress=progress,
     )
     if not report.ok:
         raise AssertionError(str(report))
+    if not report.complete:
+        warnings.warn(str(report).splitlines()[0], UserWarning, stacklevel=2)
     return report
 
 

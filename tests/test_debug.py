@@ -449,13 +449,27 @@ def test_cli_debug_explains_a_bad_target(tmp_path, capsys, target, message):
 # Imports
 
 
-def test_importing_debug_and_testing_imports_numpy_only():
+def test_importing_debug_imports_numpy_only():
     code = (
-        "import sys, mlp_parity.debug, mlp_parity.testing; "
+        "import sys, mlp_parity.debug; "
         "print(sorted(m for m in ('hypothesis', 'jax', 'tensorflow', 'keras') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@requires_jax
+def test_importing_testing_compiles_the_reference_ahead_of_any_deadline():
+    """mlp_parity.testing is for test suites: it compiles the reference on import, so that a
+    @given test's first example does not pay the compilation inside Hypothesis' deadline
+    (tests/test_readme.py runs the README's @given example under the default settings)."""
+    code = (
+        "import mlp_parity.testing\n"
+        "from mlp_parity.backends import jax_autodiff as ja\n"
+        "print(ja._compiled_padded()._cache_size())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
 
 
 def test_check_backprop_is_a_top_level_name():
