@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,33 @@ def peak_samples_per_s(gflops: float, spec: MLPSpec) -> float:
     """Samples/s a step would run at ``gflops`` by issue 5's yardstick: 6 FLOPs per parameter
     per sample (forward 2, backward 4)."""
     return gflops * 1e9 / (6 * spec.num_params)
+
+
+def peak_spread(peaks: Sequence[float]) -> float:
+    """How far apart repeated peak measurements are: ``(max - min) / max`` (0 when they
+    agree, or when there are fewer than two)."""
+    if len(peaks) < 2 or max(peaks) <= 0:
+        return 0.0
+    return float((max(peaks) - min(peaks)) / max(peaks))
+
+
+#: Peak measurements further apart than this (relative to the highest) make the figures
+#: unreliable: the machine's speed changed during the run.
+UNRELIABLE_SPREAD = 0.2
+
+
+def reliability(peaks: Sequence[float]) -> dict[str, Any]:
+    """``{"unreliable": bool, "peak_spread": float}`` of a run's peak measurements, with an
+    ``"unreliable_reason"`` when they disagree by more than :data:`UNRELIABLE_SPREAD`."""
+    spread = peak_spread(peaks)
+    out: dict[str, Any] = {"unreliable": spread > UNRELIABLE_SPREAD, "peak_spread": spread}
+    if out["unreliable"]:
+        out["unreliable_reason"] = (
+            f"the matmul peak measured {min(peaks):.1f} to {max(peaks):.1f} GFLOP/s during the "
+            f"run ({spread:.0%} apart, over {UNRELIABLE_SPREAD:.0%}): the machine was busy, so "
+            "these figures are unreliable; rerun on an idle machine"
+        )
+    return out
 
 
 def _best_seconds(fn, repeats: int) -> float:

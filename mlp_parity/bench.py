@@ -25,6 +25,7 @@ from ._peaks import (
     matmul_ceiling,
     matmul_peak,
     peak_samples_per_s,
+    reliability,
     tf_matmul_ceiling,
 )
 from .backends import available_backends
@@ -39,6 +40,7 @@ __all__ = [
     "jax_matmul_peak",
     "matmul_ceiling",
     "matmul_peak",
+    "reliability",
     "run",
     "tf_matmul_ceiling",
     "training_throughput",
@@ -156,10 +158,11 @@ def run(
     ``fraction_of_best_peak`` divides by the best peak of the whole run instead. The tutorial
     loop and the batch-scaling table use the best peak. ``peak_n`` sizes the square matmuls
     that measure the peak (smaller is quicker, and reads lower). ``jax_scan_unroll``: the jax
-    loop's ``scan_unroll`` engine option (``None``: by device), reported in the result."""
+    loop's ``scan_unroll`` engine option (``None``: by device), reported in the result.
+    ``out["unreliable"]`` (with a reason) when the peaks disagree by over 20 %: a busy
+    machine. Unknown backends, or none installed: ``ValueError`` before measuring."""
     spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
-    installed = available_backends()
-    backends = [b for b in backends if b in installed]
+    backends = _installed(backends)
     out: dict[str, Any] = {
         "sizes": list(spec.sizes),
         "parameters": spec.num_params,
@@ -193,6 +196,23 @@ def run(
     if check_examples:
         out["check_backprop_examples_per_s"] = _check_rate_or_none(check_examples, log)
     return out
+
+
+def _installed(backends: Sequence[str]) -> list[str]:
+    """The installed ones of ``backends``; ``ValueError`` on an unknown name or when none is
+    installed."""
+    from .train import TRAIN_BACKENDS
+
+    if isinstance(backends, str):
+        backends = [backends]
+    unknown = [b for b in backends if b not in TRAIN_BACKENDS]
+    if unknown:
+        raise ValueError(f"unknown backend {unknown[0]!r} in backends; expected {TRAIN_BACKENDS}")
+    installed = available_backends()
+    kept = [b for b in dict.fromkeys(backends) if b in installed]
+    if not kept:
+        raise ValueError(f"backends: none of {list(backends)} is installed; nothing to measure")
+    return kept
 
 
 def _engine_options(out: dict[str, Any], backends: list[str], jax_scan_unroll) -> dict:
@@ -260,6 +280,7 @@ def _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps) -> 
     out["matmul_peak_gflops"] = peak
     out["matmul_peak_gflops_measurements"] = peaks
     out["peak_samples_per_s"] = peak_sps
+    out.update(reliability(peaks))
 
     def summary(name: str) -> dict[str, Any]:
         fractions = [sps / peak_samples_per_s(p, spec) for sps, p in rounds[name]]
@@ -316,6 +337,8 @@ def format_table(r: dict[str, Any]) -> str:
             f"JAX device float32 matmul peak {r['jax_device_peak_gflops']:,.0f} GFLOP/s -> "
             f"{r['jax_devicepeak_samples_per_s']:,.0f} samples/s (jax's 'of device' column)"
         )
+    if r.get("unreliable"):
+        lines.append(f"WARNING: {r['unreliable_reason']}")
     lines += ["", f"{'backend':<16}{'samples/s':>12}{'of peak':>10}{'of best':>10}"]
     rows = [("matmuls only", r["matmul_ceiling"])]
     if "jax_matmul_ceiling" in r:

@@ -4,7 +4,6 @@ peak, optionally written to JSON and drawn against batch size."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -12,55 +11,98 @@ from . import _args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("bench", help="training throughput against this machine's matmul peak")
-    p.add_argument("--backends", default="numpy,jax,keras", help="comma-separated backends")
-    p.add_argument("--sizes", type=_args.sizes, default=_args.sizes("784,128,128,10"))
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--samples", type=int, default=60_000, help="samples per epoch (60,000)")
-    p.add_argument("--epochs", type=int, default=2, help="epochs; the first is left out")
-    p.add_argument(
-        "--batch-sizes",
-        default=None,
-        help="batch sizes for the scaling table (default 16,32,64,128,256,512; '' to skip)",
+    from ..train import TRAIN_BACKENDS
+
+    p = _args.add_command(
+        sub,
+        "bench",
+        help="training throughput against this machine's matmul peak",
+        description="Measure each backend's training throughput (samples/s) and report it as "
+        "a fraction of this machine's float32 matmul peak, measured before and after each "
+        "figure; warns when those peak measurements disagree by more than 20 % (a busy "
+        "machine). Takes minutes; --quick is a smoke test.",
+        example="mlp-parity bench --backends numpy,jax --json bench.json --plot bench.png",
     )
     p.add_argument(
-        "--scaling-samples",
-        type=int,
-        default=20_000,
-        help="samples per epoch in the scaling table (20,000)",
+        "--backends",
+        type=_args.names(TRAIN_BACKENDS, "backend"),
+        default=None,
+        metavar="NAME[,NAME...]",
+        help=f"comma-separated from {','.join(TRAIN_BACKENDS)} (default: the installed ones)",
+    )
+    p.add_argument(
+        "--sizes",
+        type=_args.sizes,
+        default=_args.sizes("784,128,128,10"),
+        metavar="N,N,...",
+        help="layer widths of the relu network trained (default 784,128,128,10)",
+    )
+    positive = _args.int_at_least(1)
+    for flag, default, text in (
+        ("--batch-size", 128, "batch size of the headline figures (default 128)"),
+        ("--samples", 60_000, "samples per epoch (default 60,000)"),
+        ("--epochs", 2, "epochs; the first (compilation) is left out (default 2)"),
+        ("--scaling-samples", 20_000, "samples per epoch in the scaling table (default 20,000)"),
+        (
+            "--repeats",
+            1,
+            "rounds of the headline measurements, each between two peak measurements; "
+            "the median is reported (default 1)",
+        ),
+    ):
+        p.add_argument(flag, type=positive, default=default, metavar="N", help=text)
+    p.add_argument(
+        "--batch-sizes",
+        type=_args.int_list(1),
+        default=None,
+        metavar="N,N,...",
+        help="batch sizes for the scaling table (default 16,32,64,128,256,512, "
+        "with --quick 32,128; '' to skip)",
     )
     p.add_argument(
         "--check-examples",
-        type=int,
+        type=_args.int_at_least(0),
         default=200,
-        help="examples for the check_backprop rate (0 to skip)",
+        metavar="N",
+        help="examples for the check_backprop rate (default 200; 0 to skip)",
     )
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=1,
-        help="rounds of the headline measurements, each between two peak measurements; "
-        "the median is reported (1)",
-    )
-    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    p.add_argument("--json", default=None, help="also write every number to this JSON file")
-    p.add_argument(
-        "--plot", default=None, help="also draw throughput against batch size to this PNG"
-    )
+    _add_output_args(p)
     p.set_defaults(func=run)
+
+
+def _add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    p.add_argument(
+        "--json", default=None, metavar="FILE", help="also write every number to this JSON file"
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE.png",
+        help="also draw throughput against batch size to this PNG",
+    )
+
+
+def _backends(given: tuple[str, ...] | None) -> list[str]:
+    """The ``--backends`` given (each must be installed), else the installed ones."""
+    from ..backends import BACKENDS, available_backends
+    from ..train import TRAIN_BACKENDS
+
+    installed = available_backends()
+    if given is None:
+        return [b for b in TRAIN_BACKENDS if b in installed]
+    missing = [b for b in given if b not in installed]
+    if missing:
+        extras = ",".join(str(BACKENDS[b][1]) for b in missing)
+        raise ValueError(
+            f"--backends {','.join(missing)}: not installed; "
+            f'pip install "mlp_parity[{extras}]" or leave it out'
+        )
+    return list(given)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """``bench.run``'s keyword arguments from the options (``--quick`` shrinks them)."""
-    for flag, value, least in (
-        ("--samples", args.samples, 1),
-        ("--scaling-samples", args.scaling_samples, 1),
-        ("--batch-size", args.batch_size, 1),
-        ("--epochs", args.epochs, 1),
-        ("--repeats", args.repeats, 1),
-        ("--check-examples", args.check_examples, 0),
-    ):
-        _args.at_least(flag, value, least)
     kw: dict[str, Any] = dict(
         sizes=args.sizes,
         batch_size=args.batch_size,
@@ -75,38 +117,50 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         kw.update(n=min(args.samples, 2048), scaling_n=min(args.scaling_samples, 1024))
         kw["peak_n"] = 1024
         kw["check_examples"] = min(args.check_examples, 20)
-        batch_sizes = "32,128" if batch_sizes is None else batch_sizes
-    batch_sizes = "16,32,64,128,256,512" if batch_sizes is None else batch_sizes
-    kw["batch_sizes"] = [int(b) for b in batch_sizes.split(",") if b]
+        batch_sizes = (32, 128) if batch_sizes is None else batch_sizes
+    kw["batch_sizes"] = (16, 32, 64, 128, 256, 512) if batch_sizes is None else batch_sizes
     return kw
 
 
-def run(args: argparse.Namespace) -> int:
-    """Measure, print the table, then write ``--json`` and ``--plot`` if asked."""
-    from .. import bench
-    from .._io import write_json
+def _check_outputs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
+    """Fail now, not after minutes of measuring: the ``--json``/``--plot`` targets must be
+    writable, and ``--plot`` needs matplotlib and the batch-size table."""
+    from .._io import check_writable
 
-    kw = _settings(args)
-    for flag, path in (("--json", args.json), ("--plot", args.plot)):
-        if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-                raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    if args.json:
+        check_writable(args.json, "--json file")
     if args.plot:
+        check_writable(args.plot, "--plot file")
         if not kw["batch_sizes"]:
             raise ValueError("--plot draws the batch-size table: give --batch-sizes")
         from ..plots import _matplotlib_figure
 
-        _matplotlib_figure()  # fail now, not after minutes of measuring
-    result = bench.run(args.backends.split(","), log=lambda m: print(m, file=sys.stderr), **kw)
-    print(bench.format_table(result))
-    if args.json:
-        from pathlib import Path
+        _matplotlib_figure()
 
+
+def run(args: argparse.Namespace) -> int:
+    """Check every option and output, measure, print the table (with a warning when the
+    figures are unreliable), then write ``--json`` and ``--plot`` if asked."""
+    from pathlib import Path
+
+    from .. import bench
+    from .._io import write_json
+
+    backends = _backends(args.backends)
+    kw = _settings(args)
+    _check_outputs(args, kw)
+    result = bench.run(backends, log=lambda m: print(m, file=sys.stderr), **kw)
+    print(bench.format_table(result))
+    if result.get("unreliable"):
+        print(f"warning: {result['unreliable_reason']}", file=sys.stderr)
+    if args.json:
         write_json(Path(args.json), result)  # atomic, the usual permissions, NaN -> null
+        vars(args).setdefault("written", []).append(args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
         from ..plots import batch_scaling, save_figure
 
         save_figure(batch_scaling(result), args.plot)
+        vars(args).setdefault("written", []).append(args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
