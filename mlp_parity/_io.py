@@ -25,6 +25,21 @@ def npz_path(path: str | os.PathLike[str]) -> Path:
     return p.with_suffix(p.suffix + ".npz") if p.suffix else p.with_suffix(".npz")
 
 
+def folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why ``folder`` cannot hold a new file, or ``None`` if it is an existing folder:
+    ``"afile is a file, not a folder"`` when it (or the nearest existing path above it) is a
+    file, else ``"folder no/such does not exist"``."""
+    folder = Path(folder)
+    if folder.is_dir():
+        return None
+    for above in (folder, *folder.parents):
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                return f"{above} is a file, not a folder"
+            break
+    return f"folder {folder} does not exist"
+
+
 def check_writable(path: str | os.PathLike[str], what: str) -> Path:
     """Fail now, before any training, if ``path`` cannot be written: its folder must exist and
     accept a new file (tried for real), and ``path`` must not be a folder."""
@@ -32,8 +47,9 @@ def check_writable(path: str | os.PathLike[str], what: str) -> Path:
     if p.is_dir():
         raise ValueError(f"cannot write {what} {p}: it is a folder")
     folder = p.parent
-    if not folder.is_dir():
-        raise ValueError(f"cannot write {what} {p}: folder {folder} does not exist")
+    problem = folder_problem(folder)
+    if problem:
+        raise ValueError(f"cannot write {what} {p}: {problem}")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
     except OSError as e:
@@ -49,6 +65,13 @@ def output_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
     if the job then fails, a folder this call created and left empty is removed again."""
     folder = Path(out)
     created = not folder.exists()
+    for above in (folder, *folder.parents):  # a file in the way: say so, not "File exists"
+        if above.exists() and not above.is_dir():
+            raise ValueError(
+                f"cannot create output folder {folder}: {above} is a file, not a folder"
+            )
+        if above.exists():
+            break
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -9,10 +9,11 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ._io import npz_path, write_atomic
+from ._io import folder_problem, npz_path, write_atomic
 from .spec import ACTIVATIONS, LOSSES, MLPSpec, as_spec
 
 Params = list[tuple[np.ndarray, np.ndarray]]
@@ -30,7 +31,9 @@ def as_float_dtype(dtype: object, name: str = "dtype") -> np.dtype:
     return dt
 
 
-def init_params(spec: MLPSpec | Sequence[int], seed: int = 0, dtype: str = "float64") -> Params:
+def init_params(
+    spec: MLPSpec | Sequence[int], seed: int | None = 0, dtype: str = "float64"
+) -> Params:
     """Random initial parameters, deterministic per ``seed``.
 
     Scheme (biases start at zero): a layer that feeds an activation whose ``init`` fact is
@@ -38,9 +41,19 @@ def init_params(spec: MLPSpec | Sequence[int], seed: int = 0, dtype: str = "floa
     the variance of activations constant through rectifiers; every other layer (sigmoid, tanh,
     identity, and the linear output layer) gets Glorot-uniform,
     ``U(-sqrt(6/(fan_in+fan_out)), +...)``, Keras' default for ``Dense``.
+
+    The draws are float64 (so float32 parameters are the float64 ones rounded), made in blocks
+    of rows written straight into the ``dtype`` array: float32 never allocates a float64 copy.
+    Sizes whose parameters would not fit in the available memory raise ``ValueError`` (see
+    :func:`check_fits`) before anything is allocated.
     """
     spec = as_spec(spec)
     dt = as_float_dtype(dtype)
+    if seed is not None and (
+        isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise TypeError(f"seed must be an int >= 0 (or None for a random start), got {seed!r}")
+    check_fits(spec, dt)
     rng = np.random.default_rng(seed)
     # The output layer feeds no activation (the loss applies the output nonlinearity): Glorot.
     schemes = [ACTIVATIONS[act].init for act in spec.hidden_activations] + ["glorot"]
@@ -48,9 +61,83 @@ def init_params(spec: MLPSpec | Sequence[int], seed: int = 0, dtype: str = "floa
     for ((fan_in, fan_out), _), scheme in zip(spec.shapes(), schemes, strict=True):
         fan = fan_in if scheme == "he" else fan_in + fan_out
         limit = np.sqrt(6.0 / fan)
-        W = rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(dt)
+        W = np.empty((fan_in, fan_out), dtype=dt)
+        rows = max(1, _INIT_BLOCK // max(fan_out, 1))
+        for start in range(0, fan_in, rows):  # the same stream as one uniform() call
+            block = W[start : start + rows]
+            block[...] = rng.uniform(-limit, limit, size=block.shape)
         params.append((W, np.zeros(fan_out, dtype=dt)))
     return params
+
+
+_INIT_BLOCK = 1 << 20  # float64 values drawn at a time by init_params (8 MiB)
+
+
+# ----------------------------------------------------------------------------------------------
+# Memory: refuse sizes that cannot fit before numpy tries to allocate them.
+
+
+def params_bytes(spec: MLPSpec | Sequence[int], dtype: object = "float64") -> int:
+    """Bytes the parameters of ``spec`` take in ``dtype``: every ``W`` and ``b``."""
+    spec = as_spec(spec)
+    count = sum(fan_in * fan_out + fan_out for (fan_in, fan_out), _ in spec.shapes())
+    return count * as_float_dtype(dtype).itemsize
+
+
+def training_bytes(spec: MLPSpec | Sequence[int], dtype: object, batch_size: int) -> int:
+    """An estimate of the memory training ``spec`` in ``dtype`` takes beyond one copy of its
+    parameters: the engine's working copy, velocities and gradients, the result's copy, and
+    the per-batch buffers (pre-activations, activations, deltas, scratch) of ``batch_size``
+    rows. Pass it as ``extra_bytes`` to :func:`check_fits`."""
+    spec = as_spec(spec)
+    itemsize = as_float_dtype(dtype).itemsize
+    per_row = 4 * sum(spec.sizes[1:]) + spec.sizes[0] + spec.sizes[-1]
+    return 4 * params_bytes(spec, dtype) + max(int(batch_size), 1) * per_row * itemsize
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now: ``MemAvailable`` from
+    ``/proc/meminfo`` where there is one, else ``os.sysconf``'s available pages; ``None``
+    when neither tells (then nothing is refused)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the value is in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``80e9`` -> ``74.5 GiB``; MiB below a GiB."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def check_fits(
+    spec: MLPSpec | Sequence[int],
+    dtype: object = "float64",
+    extra_bytes: int = 0,
+    what: str = "parameters",
+) -> int:
+    """Raise ``ValueError`` if the parameters of ``spec`` in ``dtype`` plus ``extra_bytes``
+    would not fit in :func:`available_memory`, with the estimate and what is available, e.g.
+    ``sizes 100000,100000 need 74.5 GiB of parameters in float64; this machine has 20.1 GiB
+    available``; ``what`` names what the bytes are for. Returns the estimate in bytes."""
+    spec = as_spec(spec)
+    dt = as_float_dtype(dtype)
+    need = params_bytes(spec, dt) + int(extra_bytes)
+    have = available_memory()
+    if have is not None and need > have:
+        sizes = ",".join(str(s) for s in spec.sizes)
+        raise ValueError(
+            f"sizes {sizes} need {format_bytes(need)} of {what} in {dt}; this machine has "
+            f"{format_bytes(have)} available; use smaller sizes"
+        )
+    return need
 
 
 def check_params(spec: MLPSpec, params: object, name: str = "params") -> Params:
@@ -120,6 +207,14 @@ def flatten(params: Params) -> dict[str, np.ndarray]:
     return out
 
 
+def _as_array(name: str, value: object, form: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged nested lists, objects numpy cannot convert
+        msg = f"{name} must be a numeric array {form}; numpy could not make one: {e}"
+        raise ValueError(msg) from None
+
+
 def check_batch(
     spec: MLPSpec, x: object, y: object | None, dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -128,7 +223,7 @@ def check_batch(
     Integer labels of shape (batch,) are accepted and become one-hot rows (for the losses that
     take class targets). NaN/inf, wrong ranks or widths raise ``ValueError`` naming the argument.
     """
-    xa = np.asarray(x)
+    xa = _as_array("x", x, f"(batch, {spec.sizes[0]})")
     if xa.dtype.kind not in "fiub":
         raise TypeError(f"x must be a numeric array (batch, {spec.sizes[0]}), got {xa.dtype}")
     if xa.ndim != 2 or xa.shape[1] != spec.sizes[0] or xa.shape[0] < 1:
@@ -140,8 +235,8 @@ def check_batch(
         raise ValueError("x contains NaN or inf")
     if y is None:
         return xa, None
-    ya = np.asarray(y)
     n_out = spec.sizes[-1]
+    ya = _as_array("y", y, f"(batch, {n_out}) or integer labels (batch,)")
     if ya.ndim == 1 and ya.dtype.kind in "iu":
         if ya.shape[0] != xa.shape[0]:
             raise ValueError(f"y has {ya.shape[0]} labels but x has {xa.shape[0]} rows")
@@ -202,9 +297,9 @@ def save_params(path: str | os.PathLike, spec: MLPSpec, params: Params) -> Path:
     spec = as_spec(spec)
     params = check_params(spec, params)
     path = npz_path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise ValueError(f"cannot save to {path}: folder {folder} does not exist")
+    problem = folder_problem(path.parent)
+    if problem:
+        raise ValueError(f"cannot save to {path}: {problem}")
     act = spec.activation if isinstance(spec.activation, str) else list(spec.activation)
     arrays = dict(flatten(params))
     arrays["sizes"] = np.array(spec.sizes, dtype=np.int64)
@@ -216,30 +311,98 @@ def save_params(path: str | os.PathLike, spec: MLPSpec, params: Params) -> Path:
         raise ValueError(f"cannot save to {path}: {e.strerror or e}") from e
 
 
-def load_params(path: str | os.PathLike) -> tuple[MLPSpec, Params]:
-    """Read a file written by :func:`save_params`; return ``(spec, params)``."""
+_FORMAT = "an .npz archive holding W0, b0, W1, b1, ..., sizes, activation, loss"
+
+
+def params_file(path: str | os.PathLike) -> Path:
+    """The file :func:`load_params` reads for ``path``: ``path`` itself, else the
+    ``path.npz`` that :func:`save_params` writes for it (``save_params("m")`` writes
+    ``m.npz``, so ``load_params("m")`` finds it). ``ValueError`` when neither exists."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"cannot load {path}: no such file")
+    if path.is_file():
+        return path
+    alt = npz_path(path)
+    if alt != path and alt.is_file():
+        return alt
+    if path.is_dir():
+        raise ValueError(f"cannot load {path}: it is a folder, not a parameter file")
+    also = f" (nor {alt})" if alt != path else ""
+    raise ValueError(f"cannot load {path}: no such file{also}")
+
+
+def _not_params(path: Path, why: str) -> ValueError:
+    return ValueError(
+        f"cannot load {path}: it is not a parameter file saved by save_params ({why}; "
+        f"expected {_FORMAT})"
+    )
+
+
+def _open_npz(path: Path) -> Any:
+    """``np.load(path)`` (an ``NpzFile``, read lazily) once its first bytes show a zip archive;
+    a ``.npy`` file or anything else raises the reason it is not a parameter file."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise _not_params(path, "it holds a single .npy array, not an .npz archive")
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise _not_params(path, f"not a zip archive: it starts with bytes {magic.hex(' ')}")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+        z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"cannot load {path}: not a readable .npz file ({e})") from e
-    missing = [k for k in ("sizes", "activation", "loss") if k not in data]
-    if missing:
-        raise ValueError(f"cannot load {path}: missing {missing}; expected a mlp-parity .npz")
-    act = data["activation"]
-    activation = str(act) if act.ndim == 0 else tuple(str(a) for a in act)
+        raise _not_params(path, f"a damaged archive: {e}") from e
+    return z
+
+
+def load_params(path: str | os.PathLike) -> tuple[MLPSpec, Params]:
+    """Read a file written by :func:`save_params` (``path``, or ``path.npz`` as
+    :func:`save_params` names it); return ``(spec, params)``. Anything else, or sizes whose
+    parameters would not fit in memory, raises ``ValueError`` naming the file."""
+    path = params_file(path)
+    z = _open_npz(path)
     try:
-        spec = MLPSpec(tuple(int(s) for s in data["sizes"]), activation, str(data["loss"]))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"cannot load {path}: {e}") from e
-    try:
-        raw = [(data[f"W{i}"], data[f"b{i}"]) for i in range(spec.num_layers)]
-    except KeyError as e:
-        raise ValueError(f"cannot load {path}: tensor {e.args[0]} is missing") from e
+        with z:
+            missing = [k for k in ("sizes", "activation", "loss") if k not in z.files]
+            if missing:
+                raise _not_params(path, f"it has no {', '.join(missing)}")
+            spec = _spec_from(path, z["sizes"], z["activation"], z["loss"])
+            names = [f"{t}{i}" for i in range(spec.num_layers) for t in "Wb"]
+            absent = [n for n in names if n not in z.files]
+            if absent:
+                raise ValueError(f"cannot load {path}: tensor {absent[0]} is missing")
+            try:  # before reading a tensor: numpy would try to allocate them whatever the size
+                check_fits(spec, _member_dtype(z, names[0]))
+            except ValueError as e:
+                raise ValueError(f"cannot load {path}: {e}") from None
+            data = {n: z[n] for n in names}
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise _not_params(path, f"a damaged archive: {e}") from e
+    except ValueError as e:
+        if str(path) in str(e):
+            raise
+        why = "it holds pickled Python objects, never loaded" if "pickle" in str(e) else str(e)
+        raise _not_params(path, why) from e
+    raw = [(data[f"W{i}"], data[f"b{i}"]) for i in range(spec.num_layers)]
     try:
         return spec, check_params(spec, raw, name=str(path))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"cannot load {path}: {e}") from e
+
+
+def _member_dtype(z: Any, name: str) -> np.dtype:
+    """The dtype in the ``.npy`` header of ``name`` inside the archive, without reading the
+    array; float64 when it is not a float type (then ``check_params`` refuses the tensor)."""
+    with z.zip.open(f"{name}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0
+        if version != (1, 0):
+            read = np.lib.format.read_array_header_2_0
+        dtype = read(f)[2]
+    return dtype if dtype in FLOAT_DTYPES else np.dtype("float64")
+
+
+def _spec_from(path: Path, sizes: np.ndarray, act: np.ndarray, loss: np.ndarray) -> MLPSpec:
+    activation = str(act) if act.ndim == 0 else tuple(str(a) for a in act)
+    try:
+        return MLPSpec(tuple(int(s) for s in np.ravel(sizes)), activation, str(loss))
     except (TypeError, ValueError) as e:
         raise ValueError(f"cannot load {path}: {e}") from e

@@ -21,6 +21,12 @@ _STYLES = [  # wide faint lines under narrow dark ones, so curves that coincide 
     {"color": "tab:red", "linewidth": 1.5, "alpha": 0.9},
 ]
 
+_REFERENCE_STYLES = [  # horizontal reference lines: grey, told apart by their dashes
+    {"color": "dimgrey", "linestyle": ":"},
+    {"color": "dimgrey", "linestyle": "-."},
+    {"color": "darkgrey", "linestyle": "--"},
+]
+
 
 def _matplotlib_figure():
     try:
@@ -56,14 +62,18 @@ def learning_curves(
                 epochs = range(1, len(values) + 1)
                 label = f"{run} {'validation' if prefix else 'train'}"
                 ax.plot(epochs, values, dash, label=label, **style)
-    for label, value in (references or {}).items():
-        ax_acc.axhline(value, color="grey", linestyle=":", linewidth=1.2)
-        ax_acc.annotate(label, (1, value), textcoords="offset points", xytext=(2, 3), fontsize=8)
+    for j, (label, value) in enumerate((references or {}).items()):
+        # In the legend, not written beside the line: close values' labels would overlap.
+        style = _REFERENCE_STYLES[j % len(_REFERENCE_STYLES)]
+        ax_acc.axhline(value, label=f"{label} {100 * value:.2f}%", linewidth=1.2, **style)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss (train: mean over the epoch)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_loss, ax_acc):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.legend(fontsize=7, loc="best")  # "best": where it covers the fewest points
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

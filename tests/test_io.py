@@ -98,7 +98,7 @@ def test_check_writable_errors_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"folder .*nope does not exist"):
         _io.check_writable(tmp_path / "nope" / "m.npz", "params")
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(ValueError, match="folder .*afile does not exist"):
+    with pytest.raises(ValueError, match="afile is a file, not a folder"):
         _io.check_writable(tmp_path / "afile" / "m.npz", "params")
 
 

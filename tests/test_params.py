@@ -181,3 +181,118 @@ def test_save_appends_npz_and_a_failed_write_leaves_nothing(tmp_path, monkeypatc
     with pytest.raises(ValueError, match="cannot save to .*m2.npz: No space left"):
         save_params(tmp_path / "m2.npz", spec, init_params(spec))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "m.v1.npz"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 15: sizes that cannot fit, and files that are not parameter files.
+
+
+def test_init_params_refuses_sizes_that_cannot_fit(monkeypatch):
+    from mlp_parity import params as P
+
+    monkeypatch.setattr(P, "available_memory", lambda: int(20.1 * 2**30))
+    with pytest.raises(ValueError) as info:
+        init_params(MLPSpec((100000, 100000)))
+    assert str(info.value) == (
+        "sizes 100000,100000 need 74.5 GiB of parameters in float64; this machine has "
+        "20.1 GiB available; use smaller sizes"
+    )
+    with pytest.raises(ValueError, match="need 37.3 GiB of parameters in float32"):
+        init_params(MLPSpec((100000, 100000)), dtype="float32")
+    monkeypatch.setattr(P, "available_memory", lambda: None)  # unknown: nothing refused
+    assert P.check_fits(MLPSpec((100000, 100000))) == 8 * (10**10 + 10**5)
+
+
+def test_check_fits_adds_the_extra_bytes(monkeypatch):
+    from mlp_parity import params as P
+
+    spec = MLPSpec((10, 10))
+    monkeypatch.setattr(P, "available_memory", lambda: 1000)
+    assert P.params_bytes(spec, "float32") == 440
+    assert P.check_fits(spec, "float32", extra_bytes=560) == 1000
+    with pytest.raises(ValueError, match="need 1.0 MiB of training in float32"):
+        P.check_fits(spec, "float32", extra_bytes=2**20 - 440, what="training")
+    assert P.training_bytes(spec, "float32", 1) > 4 * 440
+
+
+def test_available_memory_is_read():
+    from mlp_parity.params import available_memory
+
+    free = available_memory()
+    assert free is None or free > 2**20
+
+
+def test_float32_init_allocates_no_float64_copy():
+    import tracemalloc
+
+    spec = MLPSpec((4000, 4000))
+    tracemalloc.start()
+    try:
+        p = init_params(spec, dtype="float32")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert p[0][0].dtype == np.float32
+    assert peak < 1.3 * p[0][0].nbytes  # a float64 copy would be 2x the float32 array
+
+
+def test_float32_init_is_the_float64_init_rounded():
+    spec = MLPSpec((300, 5000, 10))
+    p64, p32 = init_params(spec, seed=5), init_params(spec, seed=5, dtype="float32")
+    assert all(np.array_equal(a[0].astype(np.float32), b[0]) for a, b in zip(p64, p32))
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: p.write_bytes(np.random.default_rng(0).bytes(200)), "(not a zip archive"),
+        (lambda p: p.write_bytes(b""), "(not a zip archive"),
+        (lambda p: np.save(open(p, "wb"), np.zeros(3)), "(it holds a single .npy array"),
+        (lambda p: np.savez(p, a=np.zeros(2)), "(it has no sizes, activation, loss"),
+        (
+            lambda p: np.savez(
+                p, sizes=np.array([2, 2]), activation=np.array([None]), loss="mse", W0=0, b0=0
+            ),
+            "(it holds pickled Python objects, never loaded;",
+        ),
+    ],
+)
+def test_load_of_other_files_says_it_is_not_a_params_file(tmp_path, make, words):
+    path = tmp_path / "x.npz"
+    make(path)
+    with pytest.raises(ValueError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert message.startswith(
+        f"cannot load {path}: it is not a parameter file saved by save_params"
+    )
+    assert words in message and "allow_pickle" not in message
+
+
+def test_load_finds_the_file_save_named(tmp_path):
+    spec = MLPSpec((3, 2))
+    written = save_params(tmp_path / "mymodel", spec, init_params(spec))
+    assert written == tmp_path / "mymodel.npz"
+    assert load_params(tmp_path / "mymodel")[0] == spec
+    with pytest.raises(ValueError, match=r"no such file \(nor .*other\.npz\)"):
+        load_params(tmp_path / "other")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(ValueError, match="adir: it is a folder, not a parameter file"):
+        load_params(tmp_path / "adir")
+
+
+def test_load_refuses_sizes_that_cannot_fit_before_reading_tensors(tmp_path, monkeypatch):
+    from mlp_parity import params as P
+
+    spec = MLPSpec((300, 300))
+    path = save_params(tmp_path / "m.npz", spec, init_params(spec, dtype="float32"))
+    monkeypatch.setattr(P, "available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match=r"cannot load .*m\.npz: sizes 300,300 need .* float32"):
+        load_params(path)
+
+
+def test_save_under_a_file_says_it_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    spec = MLPSpec((2, 2))
+    with pytest.raises(ValueError, match="afile is a file, not a folder"):
+        save_params(tmp_path / "afile" / "m.npz", spec, init_params(spec))

@@ -28,7 +28,7 @@ def logits(spec: MLPSpec, params: Params, x: np.ndarray) -> np.ndarray:
 
     return np_logits(
         spec,
-        [(W.astype(np.float64), b.astype(np.float64)) for W, b in params],
+        [(W.astype(np.float64, order="C"), b.astype(np.float64)) for W, b in params],
         x.astype(np.float64),
     )
 
@@ -56,7 +56,7 @@ def loss_and_grad(
     ``entries`` maps a tensor name (``"W0"``, ``"b1"``) to the flat indices to differentiate;
     entries left out are NaN. ``None`` differentiates every entry.
     """
-    p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
+    p64 = [(W.astype(np.float64, order="C"), b.astype(np.float64)) for W, b in params]
     x = x.astype(np.float64)
     y = y.astype(np.float64)
     # Inputs to each layer from the unperturbed network: perturbing layer l leaves them intact.

@@ -10,26 +10,38 @@ from typing import Any
 
 from . import _args
 from ._console import EpochProgress, pct, print_epoch, versions, write_results
+from .train import TRAINING_MEMORY, check_shapes, epochs_text, speed_text
 
 COMPARE_DTYPE = "float64"  # compare's default: the trajectories then agree to round-off
 #: compare fails (exit 1) when a float64 backend's parameters differ from the reference by more.
 PARITY_RTOL = 1e-8
+DESCRIPTION = "Train one network on numpy, JAX and Keras from one init on the same batches."
+EXAMPLES = (
+    "mlp-parity compare",
+    "mlp-parity compare --dtype float32 --backends numpy,jax --epochs 20 --out results/",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
+    p = _args.add_command(
+        sub,
         "compare",
-        help="train one network on numpy, jax and keras from one init on the same batches",
+        "train one network on numpy, jax and keras from one init on the same batches",
+        DESCRIPTION,
+        EXAMPLES,
     )
     p.add_argument(
-        "--backends", default=None, help="comma-separated subset of numpy,jax,keras (installed)"
+        "--backends",
+        default=None,
+        metavar="B1,B2",
+        help="comma-separated subset of numpy,jax,keras (default: those installed)",
     )
     _args.add_data_args(p)
     p.add_argument(
         "--epochs",
-        type=int,
+        type=_args.int_at_least(1),
         default=_args.DEFAULT_EPOCHS,
-        help=f"(default {_args.DEFAULT_EPOCHS})",
+        help=f"passes over the training data, >= 1 (default {_args.DEFAULT_EPOCHS})",
     )
     _args.add_spec_args(p, _args.DEFAULT_SIZES, _args.DEFAULT_ACTIVATION, _args.DEFAULT_LOSS)
     _args.add_sgd_args(p)
@@ -37,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--dtype",
         choices=["float32", "float64"],
         default=COMPARE_DTYPE,
-        help=f"(default {COMPARE_DTYPE}: exit 1 if parameters diverge by > {PARITY_RTOL:g})",
+        help=f"precision of training (default {COMPARE_DTYPE}: exit 1 if parameters diverge "
+        f"by > {PARITY_RTOL:g})",
     )
     _args.add_out_arg(p, "compare.json/.png")
     p.set_defaults(func=run)
@@ -63,8 +76,11 @@ def parse_backends(text: str | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Check every setting, load the data and prepare ``--out``, then compare."""
     from .._io import output_folder
+    from ..params import check_fits, training_bytes
     from ..train import check_settings
 
+    if args.epochs < 1:  # nothing to compare without a training step
+        raise ValueError(f"--epochs must be >= 1 for compare, got {args.epochs}")
     backends = parse_backends(args.backends)
     for name in backends:
         check_settings(
@@ -77,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         )
     spec = _args.spec_from_args(args)
     ds = _args.load_data(args, args.dtype)
+    check_shapes(spec, ds, None)
+    extra = training_bytes(spec, args.dtype, args.batch_size)
+    check_fits(spec, args.dtype, extra, TRAINING_MEMORY)
     with output_folder(args.out) as out:
         return _compare(args, spec, ds, out, backends)
 
@@ -88,8 +107,8 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
     params = init_params(spec, seed=args.seed, dtype=args.dtype)
     skipped = [b for b in TRAIN_BACKENDS if b not in backends] if args.backends is None else []
     print(
-        f"compare {spec} ({args.dtype}) on {', '.join(backends)}: {args.epochs} epochs, batch "
-        f"{args.batch_size}, lr {args.lr:g}, momentum {args.momentum:g}, seed {args.seed}"
+        f"compare {spec} ({args.dtype}) on {', '.join(backends)}: {epochs_text(args.epochs)}, "
+        f"batch {args.batch_size}, lr {args.lr:g}, momentum {args.momentum:g}, seed {args.seed}"
     )
     started = time.perf_counter()
     report = trajectories.compare_backends(
@@ -155,10 +174,19 @@ def compare_table(report: dict[str, Any]) -> str:
         lines.append(
             f"{name:<8}{h['loss'][-1]:>11.4f}{pct(h['accuracy'][-1]):>10}"
             f"{h['val_loss'][-1]:>10.4f}{pct(h['val_accuracy'][-1]):>9}"
-            f"{report['wall'][name]:>8.1f}{r.samples_per_second:>11,.0f}  "
-            f"{report['divergence'][name]:.1e}"
+            f"{report['wall'][name]:>8.1f}{_speed(r):>11}  {report['divergence'][name]:.1e}"
+        )
+    if any(r.epochs < 2 for r in report["results"].values()):
+        lines.append(
+            "(samples/s n/a: measured from epoch 2 on, as epoch 1 includes compilation; "
+            "run 2 or more epochs)"
         )
     return "\n".join(lines)
+
+
+def _speed(result: Any) -> str:
+    """The table's samples/s cell: epochs 2.. (epoch 1 holds the compilation), n/a with 1."""
+    return "n/a" if result.epochs < 2 else speed_text(result)
 
 
 def _json(
@@ -184,6 +212,7 @@ def _json(
             "batch_order": "np.random.default_rng(seed).permutation(n) per epoch",
             "train_metrics": "mean over the epoch's batches, before each update",
             "validation_metrics": "full pass after each epoch (numpy)",
+            "samples_per_second": "epochs 2.. (epoch 1 includes compilation); null with 1 epoch",
         },
         "dataset": {
             "name": ds.name,
@@ -199,7 +228,7 @@ def _json(
                 "final": {k: v[-1] for k, v in r.history.items() if v and k != "time"},
                 "wall_time_s": report["wall"][name],
                 "train_time_s": r.train_time,
-                "samples_per_second": r.samples_per_second,
+                "samples_per_second": r.samples_per_second if r.epochs > 1 else None,
                 "max_rel_param_divergence": report["divergence"][name],
             }
             for name, r in report["results"].items()

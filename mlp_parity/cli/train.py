@@ -9,15 +9,39 @@ from typing import Any
 from . import _args
 from ._console import EpochProgress, pct, print_epoch
 
+DESCRIPTION = "Train one backend's network on a digits dataset; save or load it as .npz."
+EXAMPLES = (
+    "mlp-parity train --backend numpy --dataset mnist-sample --epochs 10 --save model.npz",
+    "mlp-parity train --load model.npz --epochs 0        # evaluate a saved model",
+    "mlp-parity train --load model.npz --epochs 5 --backend jax --save more.npz",
+)
+#: What check_fits names when the training estimate does not fit.
+TRAINING_MEMORY = "parameters, velocities, gradients and batch buffers for training"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from ..train import TRAIN_BACKENDS
 
-    p = sub.add_parser("train", help="train one backend; save/load the model as .npz")
-    p.add_argument("--backend", choices=TRAIN_BACKENDS, default="numpy", help="(default numpy)")
+    p = _args.add_command(
+        sub,
+        "train",
+        "train one backend; save/load the model as .npz",
+        DESCRIPTION,
+        EXAMPLES,
+    )
+    p.add_argument(
+        "--backend",
+        choices=TRAIN_BACKENDS,
+        default="numpy",
+        help="engine that trains: numpy (hand-written backprop), jax or keras (default numpy)",
+    )
     _args.add_data_args(p)
     p.add_argument(
-        "--epochs", type=int, default=_args.DEFAULT_EPOCHS, help="0 with --load: evaluate"
+        "--epochs",
+        type=_args.int_at_least(0),
+        default=_args.DEFAULT_EPOCHS,
+        help=f"passes over the training data, >= 0; 0 with --load evaluates the saved model "
+        f"(default {_args.DEFAULT_EPOCHS})",
     )
     _args.add_spec_args(p, _args.DEFAULT_SIZES, _args.DEFAULT_ACTIVATION, _args.DEFAULT_LOSS)
     p.set_defaults(sizes=None, activation=None, loss=None)  # None: not given (see --load)
@@ -26,26 +50,67 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--dtype",
         choices=["float32", "float64"],
         default=None,
-        help=f"(default {_args.DEFAULT_DTYPE}, or the --load file's)",
+        help=f"precision of training (default {_args.DEFAULT_DTYPE}, or the --load file's)",
     )
-    p.add_argument("--save", default=None, metavar="PARAMS.npz", help="write the trained model")
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="PARAMS.npz",
+        help="write the trained model there (.npz appended when missing)",
+    )
     p.add_argument(
         "--load",
         default=None,
         metavar="PARAMS.npz",
-        help="start from a saved model (its sizes/activation/loss); momentum restarts at 0",
+        help="start from a model saved by --save (its sizes/activation/loss; PARAMS finds "
+        "PARAMS.npz too); momentum restarts at 0",
     )
     p.set_defaults(func=run)
 
 
-def _start(args: argparse.Namespace, seed: int) -> tuple[Any, Any]:
-    """``(spec, params)``: from ``--load`` (which must not clash with the spec options), else
-    a fresh initialisation."""
-    from ..params import cast_params, init_params, load_params, params_dtype
+def epochs_text(n: int) -> str:
+    """``1 epoch``, ``10 epochs``."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def speed_text(result: Any) -> str:
+    """The training throughput without JIT compilation, which lands in epoch 1: measured over
+    the later epochs, so with a single epoch it is not measured."""
+    if result.epochs < 2:
+        return "n/a (1 epoch: includes compilation)"
+    return f"{result.samples_per_second:,.0f}"
+
+
+def check_shapes(spec: Any, ds: Any, loaded: str | None) -> None:
+    """The network's input and output widths must suit ``ds``: a one-line ``ValueError`` that
+    says what to change, before any training (``loaded``: the ``--load`` file, whose spec
+    cannot be changed by ``--sizes``)."""
+    features, classes = ds.x_train.shape[1], ds.num_classes
+    n_in, n_out = spec.sizes[0], spec.sizes[-1]
+    if n_in == features and n_out >= classes:
+        return
+    got = f"{n_in} inputs" if n_in != features else f"{n_out} outputs"
+    want = f"{features} features" if n_in != features else f"{classes} classes"
+    if loaded:
+        raise ValueError(
+            f"{ds.name} has {want} but the network loaded from {loaded} has {got}; --load a "
+            f"network made for this data, or train a new one with --sizes {features},...,{classes}"
+        )
+    raise ValueError(
+        f"{ds.name} has {want} but --sizes gives the network {got}; use --sizes "
+        f"{features},...,{classes}"
+    )
+
+
+def _network(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """``(spec, params, dtype)``: from ``--load`` (which must not clash with the spec options;
+    ``args.load`` becomes the file read, ``m.npz`` for ``m``), else the spec options with
+    ``params`` None (initialised once the sizes are known to fit)."""
+    from ..params import cast_params, load_params, params_dtype, params_file
 
     if not args.load:
-        spec = _args.spec_from_args(args)
-        return spec, init_params(spec, seed=seed, dtype=args.dtype or _args.DEFAULT_DTYPE)
+        return _args.spec_from_args(args), None, args.dtype or _args.DEFAULT_DTYPE
+    args.load = str(params_file(args.load))
     spec, params = load_params(args.load)
     given = {"sizes": args.sizes, "activation": args.activation, "loss": args.loss}
     clash = [f"--{k}" for k, v in given.items() if v is not None and v != getattr(spec, k)]
@@ -57,7 +122,7 @@ def _start(args: argparse.Namespace, seed: int) -> tuple[Any, Any]:
     if args.dtype is not None:
         params = cast_params(params, args.dtype)
     print(f"loaded {args.load}: {spec}, {params_dtype(params)}")
-    return spec, params
+    return spec, params, str(params_dtype(params))
 
 
 def _evaluate(spec: Any, params: Any, ds: Any, dtype: str) -> None:
@@ -71,9 +136,10 @@ def _evaluate(spec: Any, params: Any, ds: Any, dtype: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every setting and the ``--save`` target, then train (or evaluate) and save."""
+    """Check every setting, the ``--save`` target, the network against the data and memory,
+    then train (or evaluate) and save."""
     from .._io import check_writable, npz_path
-    from ..params import params_dtype, save_params
+    from ..params import check_fits, init_params, save_params, training_bytes
     from ..train import check_settings, train
 
     epochs, batch_size, lr, momentum, seed = check_settings(
@@ -85,20 +151,19 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     save_to = check_writable(npz_path(args.save), "--save file") if args.save else None
-    spec, params = _start(args, seed)
-    dtype = str(params_dtype(params))
+    spec, params, dtype = _network(args)
     ds = _args.load_data(args, dtype)
-    if spec.sizes[0] != ds.x_train.shape[1]:
-        raise ValueError(
-            f"the network takes {spec.sizes[0]} inputs but {ds.name} images have "
-            f"{ds.x_train.shape[1]} pixels; use --sizes {ds.x_train.shape[1]},...,10"
-        )
+    check_shapes(spec, ds, args.load)
+    if epochs:
+        check_fits(spec, dtype, training_bytes(spec, dtype, batch_size), TRAINING_MEMORY)
+    if params is None:
+        params = init_params(spec, seed=seed, dtype=dtype)
     if epochs == 0:
         _evaluate(spec, params, ds, dtype)
     else:
         print(
-            f"train {spec} ({dtype}) on {args.backend}: {epochs} epochs, batch {batch_size}, "
-            f"lr {lr:g}, momentum {momentum:g}, seed {seed}"
+            f"train {spec} ({dtype}) on {args.backend}: {epochs_text(epochs)}, batch "
+            f"{batch_size}, lr {lr:g}, momentum {momentum:g}, seed {seed}"
         )
         result = train(
             spec,
@@ -118,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"final: train acc {pct(h['accuracy'][-1]).strip()}, validation acc "
             f"{pct(h['val_accuracy'][-1]).strip()}; {result.train_time:.1f} s training, "
-            f"{result.samples_per_second:,.0f} samples/s"
+            f"{speed_text(result)} samples/s"
         )
         params = result.params
     if save_to is not None:

@@ -12,23 +12,41 @@ import numpy as np
 
 from . import _args
 from ._console import EpochProgress, pct, print_epoch, versions, write_results
+from .train import epochs_text
 
 TUTORIAL_EPOCHS = 50
+DESCRIPTION = "The tutorial's network: its original (buggy) backprop vs the corrected one vs Keras."
+EXAMPLES = (
+    "mlp-parity tutorial",
+    "mlp-parity tutorial --epochs 100 --no-keras --out results/",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "tutorial", help="the tutorial's setup: original (buggy) vs corrected backprop vs keras"
+    p = _args.add_command(
+        sub,
+        "tutorial",
+        "the tutorial's setup: original (buggy) vs corrected backprop vs keras",
+        DESCRIPTION,
+        EXAMPLES,
     )
     _args.add_data_args(p)
     p.add_argument(
         "--epochs",
-        type=int,
+        type=_args.int_at_least(1),
         default=TUTORIAL_EPOCHS,
-        help=f"(default {TUTORIAL_EPOCHS}; the tutorial ran 100)",
+        help=f"passes over the training rows, >= 1 (default {TUTORIAL_EPOCHS}; the tutorial "
+        "ran 100)",
     )
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    p.add_argument("--seed", type=int, default=0, help="init, training rows, batch order")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="precision of training (default float64)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the init, training rows, batch order (default 0)"
+    )
     p.add_argument(
         "--per-sample",
         action="store_true",
@@ -52,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..spec import MLPSpec
     from ..train import check_settings
 
+    if args.epochs < 1:  # nothing to compare without a training step
+        raise ValueError(f"--epochs must be >= 1 for tutorial, got {args.epochs}")
     check_settings(
         backend="numpy",
         epochs=args.epochs,
@@ -97,7 +117,7 @@ def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras
     x, y = ds.x_train[rows], ds.y_train[rows]
     params = init_params(spec, seed=args.seed, dtype=args.dtype)
     print(
-        f"tutorial {spec} ({args.dtype}): {args.epochs} epochs (the tutorial: {tut.EPOCHS}), "
+        f"tutorial {spec} ({args.dtype}): {epochs_text(args.epochs)} (the tutorial: {tut.EPOCHS}), "
         f"batch {tut.BATCH_SIZE}, lr {tut.LEARNING_RATE:g}, momentum {tut.MOMENTUM:g} "
         f"(assumed: the tutorial's values are unknown), {k} training rows "
         f"(a {tut.TRAIN_FRACTION:g} of {n_all})"

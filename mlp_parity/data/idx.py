@@ -93,12 +93,28 @@ def read_labels(path: Path, sha256: str | None) -> np.ndarray:
     return arr
 
 
-def check_labels(path: Path, labels: np.ndarray) -> None:
+def check_labels(path: Path | str, labels: np.ndarray) -> None:
     """Reject a label ``>= NUM_CLASSES``, naming the file and the first bad index."""
     if labels.size and int(labels.max()) >= NUM_CLASSES:
         bad = int(np.flatnonzero(labels >= NUM_CLASSES)[0])
         raise ValueError(
             f"{path}: label {int(labels[bad])} at index {bad}; expected labels in "
+            f"0..{NUM_CLASSES - 1}"
+        )
+
+
+def check_label_set(path: Path | str, labels: np.ndarray, split: str) -> None:
+    """Refuse a degenerate set of labels, naming the file: none at all, labels outside
+    ``0..9``, or a single class (all-zero labels, say) where a set should hold several
+    (training on one class learns nothing; validating on one measures nothing)."""
+    check_labels(path, labels)
+    if labels.size == 0:
+        raise ValueError(f"{path}: no {split} labels; expected one label in 0..9 per image")
+    classes = np.unique(labels)
+    if classes.size < 2 and (split == "training" or labels.size > 1):
+        raise ValueError(
+            f"{path}: all {labels.size} {split} labels are {int(classes[0])}: a single class "
+            f"is a degenerate label set; expected labels of several classes in "
             f"0..{NUM_CLASSES - 1}"
         )
 
@@ -111,9 +127,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_sha256(path: Path, actual: str, expected: str) -> None:
+REDOWNLOAD = "the file is damaged or not the published one (delete it to download it again)"
+
+
+def check_sha256(path: Path, actual: str, expected: str, advice: str = REDOWNLOAD) -> None:
+    """``ValueError`` naming ``path`` with ``advice`` when the sha256 ``actual`` is not the
+    ``expected`` one (the default advice suits a downloaded file; the shipped sample's says
+    to reinstall the package)."""
     if actual.lower() != expected.lower():
         raise ValueError(
-            f"{path}: sha256 {actual} does not match the expected {expected}; the file is "
-            "damaged or not the published one (delete it to download it again)"
+            f"{path}: sha256 {actual} does not match the expected {expected}; {advice}"
         )

@@ -24,11 +24,15 @@ from .dataset import (
     stratified_split,
 )
 from .download import DownloadError, cache_dir, download_blocker, fetch
-from .idx import check_labels, check_sha256, read_images, read_labels, sha256_file
+from .idx import check_label_set, check_sha256, read_images, read_labels, sha256_file
 
 DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
 SAMPLE_N_VAL = 2000  # the shipped 10,000 test images split 8,000 train / 2,000 validation
 
+REINSTALL = (
+    "the mlp_parity package install is damaged (its shipped MNIST sample changed); reinstall "
+    "mlp_parity (pip install --force-reinstall mlp_parity, or pip install -e . in a checkout)"
+)
 SAMPLE_DIR = Path(__file__).resolve().parent  # the shipped t10k-*.gz lie beside this loader
 # Role -> file stem without .gz. Train = the official training set, val = the official test set.
 IDX_FILES = {
@@ -77,7 +81,8 @@ def load_dataset(
     If none works, prints one line to stderr and returns ``mnist-sample`` (``name`` says so).
 
     ``mnist-sample``: the shipped 10,000 MNIST test images split 8,000 / 2,000 (stratified,
-    fixed seed, disjoint); offline, decoded once per process. ``data_dir`` is ignored.
+    fixed seed, disjoint); offline, decoded once per process. It reads no folder: a
+    ``data_dir`` with it raises ``ValueError`` (a folder given is meant to be read).
 
     ``fashion-mnist``: ``data_dir`` (or ``data_dir/fashion-mnist``), Keras'
     ``~/.keras/datasets/fashion-mnist/``, Debian's ``/usr/share/datasets/fashion-mnist/``,
@@ -85,8 +90,9 @@ def load_dataset(
     rather than substitute digits, which would be silently wrong data.
 
     A ``data_dir`` that is given but holds no complete set raises ``ValueError`` (a typo in
-    ``--data`` should not quietly load something else). Local files are validated structurally;
-    sha256 is enforced on downloads and on our cache. Damaged files raise ``ValueError``.
+    ``--data`` should not quietly load something else). Local files are validated structurally,
+    and their labels must be several classes in 0..9; sha256 is enforced on downloads, on our
+    cache and on the shipped sample. Damaged files raise ``ValueError``.
     """
     key = name.strip().lower().replace("_", "-") if isinstance(name, str) else name
     if key not in DATASETS:
@@ -95,6 +101,12 @@ def load_dataset(
     if np_dtype.kind != "f":
         raise ValueError(f"dtype must be a float type such as 'float32', got {dtype!r}")
     if key == "mnist-sample":
+        if data_dir is not None:
+            raise ValueError(
+                "--data/data_dir is read only for the datasets mnist and fashion-mnist, not for "
+                "mnist-sample (shipped inside the package, it reads no folder): pass --dataset "
+                f"mnist (or fashion-mnist) to read {data_dir}, or leave --data out"
+            )
         return _load_sample(np_dtype)
     if key == "mnist":
         return _load_mnist(data_dir, download, np_dtype, progress)
@@ -125,13 +137,16 @@ def _load_sample(dtype: np.dtype) -> Dataset:
 
 @lru_cache(maxsize=1)
 def sample_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decode the shipped files once: uint8 images (10000, 28, 28), labels, split indices."""
-    images = read_images(
-        SAMPLE_DIR / "t10k-images-idx3-ubyte.gz", MNIST_IDX_SHA256["t10k-images-idx3-ubyte"]
-    )
-    labels = read_labels(
-        SAMPLE_DIR / "t10k-labels-idx1-ubyte.gz", MNIST_IDX_SHA256["t10k-labels-idx1-ubyte"]
-    )
+    """Decode the shipped files once: uint8 images (10000, 28, 28), labels, split indices.
+    A missing or changed file means a damaged install: the error says to reinstall."""
+    images_path = SAMPLE_DIR / "t10k-images-idx3-ubyte.gz"
+    labels_path = SAMPLE_DIR / "t10k-labels-idx1-ubyte.gz"
+    for path in (images_path, labels_path):
+        if not path.is_file():
+            raise ValueError(f"{path} is missing: {REINSTALL}")
+        check_sha256(path, sha256_file(path), MNIST_IDX_SHA256[path.name[:-3]], REINSTALL)
+    images = read_images(images_path, None)  # both checked just above
+    labels = read_labels(labels_path, None)
     train_idx, val_idx = stratified_split(labels, SAMPLE_N_VAL, seed=SAMPLE_SEED)
     for arr in (images, labels, train_idx, val_idx):
         arr.setflags(write=False)  # shared by every call: callers get copies via make_dataset
@@ -255,10 +270,11 @@ def _from_idx(
     y_train = read_labels(paths["y_train"], sha(paths["y_train"]))
     x_val = read_images(paths["x_val"], sha(paths["x_val"]))
     y_val = read_labels(paths["y_val"], sha(paths["y_val"]))
-    for x, y, px, py in (
-        (x_train, y_train, paths["x_train"], paths["y_train"]),
-        (x_val, y_val, paths["x_val"], paths["y_val"]),
+    for x, y, px, py, split in (
+        (x_train, y_train, paths["x_train"], paths["y_train"], "training"),
+        (x_val, y_val, paths["x_val"], paths["y_val"], "validation"),
     ):
+        check_label_set(py, y, split)
         if len(x) != len(y):
             raise ValueError(
                 f"{px} has {len(x)} images but {py} has {len(y)} labels; expected equal counts"
@@ -294,7 +310,7 @@ def _from_npz(name: str, path: Path, source: str, dtype: np.dtype) -> Dataset:
             raise ValueError(
                 f"{path}: y_{split} must be non-negative integers (N,), got {y.dtype} {y.shape}"
             )
-        check_labels(path, y)
+        check_label_set(f"{path} y_{split}", y, "training" if split == "train" else "validation")
         if len(x) != len(y):
             raise ValueError(
                 f"{path}: x_{split} has {len(x)} images but y_{split} has {len(y)} labels; "
