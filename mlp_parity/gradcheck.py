@@ -295,8 +295,11 @@ def _loss_and_grad(
     y: np.ndarray,
     entries: dict[str, np.ndarray] | None,
 ):
-    """One engine's loss and gradients; finite differences only on the sampled ``entries``."""
+    """One engine's loss and gradients; finite differences only on the sampled ``entries``.
+    The params go C-contiguous: finite differences perturb entries through a flat view, which a
+    transposed (Fortran-order) ``W`` would turn into a copy, every derivative 0."""
     mod = get_backend(name)
+    params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in params]
     if name == "finite_difference":
         return mod.loss_and_grad(spec, params, x, y, entries=entries)
     return mod.loss_and_grad(spec, params, x, y)

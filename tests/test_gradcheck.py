@@ -115,3 +115,17 @@ def test_check_command_prints_table_and_exit_codes(capsys, monkeypatch):
     assert main(["check", "--sizes", "6,4,3", "--backends", "numpy,tf"]) == 2
     assert "unknown backend 'tf'" in capsys.readouterr().err
     assert main(["check", "--sizes", "6,4,3", "--activation", "swish"]) == 2
+
+
+def test_finite_differences_of_a_transposed_weight():
+    """A Fortran-order W (a transposed view) is differentiated, not silently given zeros."""
+    spec = mp.MLPSpec((3, 3), "identity", "mse")
+    params = [(W.T, b) for W, b in mp.init_params(spec, seed=1)]
+    x, y = np.random.default_rng(0).normal(size=(2, 3)), np.zeros((2, 3))
+    _, fd = mp.loss_and_grad(spec, params, x, y, backend="finite_difference")
+    _, exact = mp.loss_and_grad(spec, params, x, y, backend="numpy")
+    np.testing.assert_allclose(fd[0][0], exact[0][0], rtol=1e-6, atol=1e-9)
+    report = mp.check_gradients(
+        spec, params, x, y, backends=["numpy"], reference="finite_difference"
+    )
+    assert report.ok, str(report)

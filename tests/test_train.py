@@ -320,3 +320,23 @@ def test_bad_types_raise_type_error(kw, match):
     spec, params, x, y = _problem()
     with pytest.raises(TypeError, match=match):
         train(spec, params, x, y, backend="numpy", **{**SETTINGS, **kw})
+
+
+def test_grad_fn_that_writes_into_its_inputs_cannot_change_the_model():
+    """The loop's W and b are views of its flat buffers: grad_fn gets copies, so scratch use of
+    its inputs (here: zeroing them, and the batch) leaves training as it would be."""
+    spec, params, x, y = _problem()
+
+    def destructive(p, xb, yb):
+        grads = mp.loss_and_grad(spec, p, xb, yb)[1]
+        for W, b in p:
+            W[...] = 0
+            b[...] = 0
+        xb[...] = np.nan
+        yb[...] = np.nan
+        return grads
+
+    a = train(spec, params, x, y, backend="numpy", grad_fn=destructive, **SETTINGS)
+    b = train(spec, params, x, y, backend="numpy", **SETTINGS)
+    assert _rel(a.params, b.params) <= 1e-13
+    assert a.history["loss"] == pytest.approx(b.history["loss"], rel=1e-13)

@@ -67,6 +67,8 @@ def loss_and_grad(
     """
     mod = get_backend(backend)
     spec, params, x, y = check_problem(spec, params, x, y)
+    # C order: finite differences perturb W through a flat view (a copy of a transposed W)
+    params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in params]
     dtype = params_dtype(params)
     value, grads = mod.loss_and_grad(spec, params, x, y)
     grads = [(np.asarray(gW, dtype), np.asarray(gb, dtype)) for gW, gb in grads]

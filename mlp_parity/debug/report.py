@@ -48,7 +48,14 @@ class BackpropReport:
     ``wrong`` names exactly the tensors (``"W0"``, ``"b2"``, ...) that are wrong on the
     ``counterexample`` (all of them when ``grad_fn`` raised or returned a malformed structure);
     ``error`` is that failure's message; ``summary`` the one-line localisation;
-    ``examples_run`` the problems grad_fn was checked on, while searching and shrinking.
+    ``examples_run`` the problems grad_fn was checked on, while searching and shrinking:
+    ``examples_searched`` (distinct problems tried until the failure was found, the failing
+    one included; at most ``max_examples``) plus ``shrink_calls``.
+
+    ``complete`` is False when ``deadline_s`` stopped the search (or the shrinking) early:
+    then ``ok`` means "no mismatch found so far" and the report prints as ``PARTIAL``; a
+    failure found in time is still a definite ``FAILED``, its counterexample perhaps not
+    minimal.
     """
 
     ok: bool
@@ -66,6 +73,32 @@ class BackpropReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     searched: bool = True  # False for check_example: one given problem, no search
+    examples_searched: int = 0
+    shrink_calls: int = 0
+    max_examples: int | None = None
+    complete: bool = True
+    time_limit: float | None = None
+
+    def _ok_text(self) -> str:
+        """``OK, 100 examples (3.2 s)``, or ``PARTIAL, stopped after 12 ...``."""
+        if not self.searched:
+            return f"OK, the given problem ({self.seconds:.1f} s)"
+        if self.complete:
+            return f"OK, {self.examples_searched} examples ({self.seconds:.1f} s)"
+        return (
+            f"PARTIAL, stopped after {self.examples_searched} of {self.max_examples} examples"
+            f" (time limit {self.time_limit:g} s; {self.seconds:.1f} s): no mismatch found so"
+            " far, the search is incomplete"
+        )
+
+    def _found_text(self) -> str:
+        """``, found after 7 of at most 20 examples, shrunk in 28 more calls``."""
+        if not self.searched:
+            return ""
+        text = f", found after {self.examples_searched} of at most {self.max_examples} examples"
+        if self.shrink_calls:
+            text += f", shrunk in {self.shrink_calls} more calls"
+        return text
 
     @property
     def diagnoses(self) -> dict[str, str]:
@@ -82,21 +115,23 @@ class BackpropReport:
         )
         ref = f"reference: {self.reference} (float64)"
         name = "check_backprop" if self.searched else "check_example"
-        runs = f"{self.examples_run} examples" if self.searched else "the given problem"
         if self.ok:
-            lines = [
-                f"{name}: OK, {runs} ({self.seconds:.1f} s): grad_fn matches the gradient of"
-                f" {act} / {self.loss} on {where}; {ref}"
-            ]
+            matches = "grad_fn matched" if not self.complete else "grad_fn matches"
+            lines = [f"{name}: {self._ok_text()}; {matches} the gradient of {act} /"
+                     f" {self.loss} on {where}; {ref}"]  # fmt: skip
             return "\n".join(lines + [f"note: {n}" for n in self.notes])
         ce = self.counterexample
         order = ce.spec.tensor_names if ce is not None else sorted(self.wrong)
         wrong = [n for n in order if n in self.wrong]
+        if not self.searched:
+            on = "the given problem"
+        elif self.complete:
+            on = "a minimal counterexample"
+        else:
+            on = "a counterexample (maybe not minimal: the time limit stopped the shrinking)"
         lines = [
             f"{name}: FAILED, {len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)}) on"
-            f" {runs if not self.searched else 'a minimal counterexample'}"
-            + (f", found in {runs}" if self.searched else "")
-            + f" ({self.seconds:.1f} s); {ref}",
+            f" {on}{self._found_text()} ({self.seconds:.1f} s); {ref}",
         ]
         if ce is not None:
             lines.append(

@@ -3,8 +3,10 @@ overflows), runs ``grad_fn`` on each, and shrinks the first failure to a minimal
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -102,6 +104,29 @@ class _Found(Exception):
     """Raised by the inner test on a failing example (one type, one place: one bug to shrink)."""
 
 
+class _OutOfTime(BaseException):
+    """Raised by the inner test once the time budget is spent. A BaseException, like
+    KeyboardInterrupt, so that Hypothesis stops at once rather than shrink it as a failure."""
+
+
+@dataclass
+class SearchOutcome:
+    """How a search went: the minimal failing problem (None when none was found), the distinct
+    problems checked before it was found (``searched``, the failing one included; at most
+    ``max_examples``), the calls spent shrinking it (``shrunk``), whether the time budget
+    stopped the search or the shrinking (``out_of_time``) and notes for the report."""
+
+    failing: Problem | None = None
+    searched: int = 0
+    shrunk: int = 0
+    out_of_time: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return self.searched + self.shrunk
+
+
 def find_failure(
     fails: Callable[[Problem], bool | None],
     activation: str | tuple[str, ...],
@@ -109,27 +134,39 @@ def find_failure(
     sizes: tuple[int, ...] | None,
     max_examples: int,
     seed: int | None,
-) -> tuple[Problem | None, int, list[str]]:
+    *,
+    deadline: float | None = None,
+    on_call: Callable[[SearchOutcome], None] | None = None,
+) -> SearchOutcome:
     """Search drawn problems for one where ``fails`` is True, shrunk by Hypothesis.
 
     ``fails(problem)`` returns True (wrong), False (right) or None (not a fair problem: the
-    reference overflowed; it is rejected). Returns the minimal failing problem (None when none
-    was found), the number of problems checked and notes on how the search went.
+    reference overflowed; it is rejected). ``deadline`` (a ``time.perf_counter()`` value) stops
+    the search, or the shrinking, before the first problem checked after it; ``on_call`` is
+    told the outcome so far after each problem checked (progress).
+
+    Long because the inner test, its Hypothesis settings and the ways a search ends (found,
+    out of time, nothing fair to check, a flaky grad_fn) read best in one place.
     """
     hyp = import_hypothesis()
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
-    calls = 0
-    failing: Problem | None = None
+    out = SearchOutcome()
 
     def search(problem: Problem) -> None:
-        nonlocal calls, failing
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime
         verdict = fails(problem)
         if verdict is None:
             hyp.reject()
-        calls += 1
+        if out.failing is None:
+            out.searched += 1
+        else:
+            out.shrunk += 1
+        if on_call is not None:
+            on_call(out)
         if verdict:
-            failing = problem
+            out.failing = problem  # while shrinking: the smallest failure so far
             raise _Found
 
     test = settings(
@@ -145,18 +182,21 @@ def find_failure(
     )(given(problem_strategy(activation, loss, sizes))(search))
     if seed is not None:
         test = hyp.seed(seed)(test)
-    notes: list[str] = []
     try:
         test()
     except _Found:
         pass
+    except _OutOfTime:
+        out.out_of_time = True
     except hyp.errors.Unsatisfiable:
-        notes.append("every drawn problem overflowed the float64 reference; nothing was checked")
+        out.notes.append(
+            "every drawn problem overflowed the float64 reference; nothing was checked"
+        )
     except Exception as e:  # e.g. Flaky: grad_fn gave different answers on the same input
-        if failing is None:
+        if out.failing is None:
             raise
-        notes.append(
+        out.notes.append(
             f"grad_fn is not deterministic ({type(e).__name__}): the example shown "
             "failed once but may pass when rerun"
         )
-    return failing, calls, notes
+    return out

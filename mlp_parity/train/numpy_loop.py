@@ -127,7 +127,11 @@ class NumpyLoop(Loop):
     def _grad_fn_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         z = self._forward(xb)
         loss = self.loss.value(z, yb)
-        grads = self.grad_fn(list(zip(self.W, self.b)), xb, yb)  # type: ignore[misc]
+        # Copies: the loop's W and b are views of its flat buffers, so a grad_fn that wrote
+        # into its inputs (scratch space, an in-place update) would silently change the model.
+        # Next to a Python grad_fn's own work the copies cost little.
+        params = [(W.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+        grads = self.grad_fn(params, xb.copy(), yb.copy())  # type: ignore[misc]
         try:
             grads = check_params(self.spec, grads, name="grad_fn's result")
         except (TypeError, ValueError) as e:
