@@ -8,13 +8,15 @@ from .backends import available_backends, forward, get_backend, loss_and_grad, p
 from .debug import check_backprop
 from .gradcheck import GradientReport, check_gradients
 from .params import init_params, load_params, save_params
-from .spec import ACTIVATIONS, LOSSES, MLPSpec
+from .spec import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS, REDUCTIONS, MLPSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "OUTPUT_ACTIVATIONS",
+    "REDUCTIONS",
     "GradientReport",
     "MLPSpec",
     "check_backprop",

@@ -1,22 +1,24 @@
 """Parameters in the one layout every backend shares: ``[(W0, b0), (W1, b1), ...]`` with ``W``
-shaped (fan_in, fan_out) (Keras' kernel layout) and ``b`` shaped (fan_out,); initialisation,
-validation, and the ``.npz`` file format.
+shaped (fan_in, fan_out) (Keras' kernel layout) and ``b`` shaped (fan_out,); a spec with
+``use_bias=False`` has a plain list ``[W0, W1, ...]`` instead (its *user layout*; gradients
+too). :func:`as_pairs` and :func:`from_pairs` convert between a spec's user layout and the
+pairs the engines compute on (zero biases without ``use_bias``). Initialisation, validation;
+the ``.npz`` file format is in :mod:`mlp_parity.params_io`, re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ._io import folder_problem, npz_path, write_atomic
 from .spec import ACTIVATIONS, LOSSES, MLPSpec, as_spec
 
+#: The engines' layout: ``[(W, b), ...]``.
 Params = list[tuple[np.ndarray, np.ndarray]]
+#: A spec's user layout: ``Params``, or ``[W0, W1, ...]`` when ``use_bias`` is False.
+UserParams = Params | list[np.ndarray]
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
@@ -33,8 +35,9 @@ def as_float_dtype(dtype: object, name: str = "dtype") -> np.dtype:
 
 def init_params(
     spec: MLPSpec | Sequence[int], seed: int | None = 0, dtype: str = "float64"
-) -> Params:
-    """Random initial parameters, deterministic per ``seed``.
+) -> UserParams:
+    """Random initial parameters in the spec's user layout (``[W0, W1, ...]`` when
+    ``use_bias`` is False: the same weights), deterministic per ``seed``.
 
     Scheme (biases start at zero): a layer that feeds an activation whose ``init`` fact is
     ``"he"`` (ReLU) gets He-uniform weights, ``U(-sqrt(6/fan_in), +sqrt(6/fan_in))``, which keeps
@@ -67,7 +70,7 @@ def init_params(
             block = W[start : start + rows]
             block[...] = rng.uniform(-limit, limit, size=block.shape)
         params.append((W, np.zeros(fan_out, dtype=dt)))
-    return params
+    return from_pairs(spec, params)
 
 
 _INIT_BLOCK = 1 << 20  # float64 values drawn at a time by init_params (8 MiB)
@@ -79,9 +82,7 @@ _INIT_BLOCK = 1 << 20  # float64 values drawn at a time by init_params (8 MiB)
 
 def params_bytes(spec: MLPSpec | Sequence[int], dtype: object = "float64") -> int:
     """Bytes the parameters of ``spec`` take in ``dtype``: every ``W`` and ``b``."""
-    spec = as_spec(spec)
-    count = sum(fan_in * fan_out + fan_out for (fan_in, fan_out), _ in spec.shapes())
-    return count * as_float_dtype(dtype).itemsize
+    return as_spec(spec).num_params * as_float_dtype(dtype).itemsize
 
 
 def training_bytes(spec: MLPSpec | Sequence[int], dtype: object, batch_size: int) -> int:
@@ -140,70 +141,135 @@ def check_fits(
     return need
 
 
-def check_params(spec: MLPSpec, params: object, name: str = "params") -> Params:
-    """Validate ``params`` against ``spec``; return them as a list of numpy ``(W, b)`` tuples.
+def _tensor(name: str, tname: str, t: object, shape: tuple, dtype: np.dtype | None, spec):
+    """One validated tensor: float32/float64, ``dtype`` when given, ``shape``, finite."""
+    try:
+        a = np.asarray(t)
+    except Exception as e:  # pragma: no cover - exotic objects
+        raise TypeError(f"{name} tensor {tname} is not array-like: {e}") from e
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} tensor {tname} must be float32 or float64, got dtype {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} mixes dtypes: {tname} is {a.dtype} but W0 is {dtype}; use one")
+    if a.shape != shape:
+        raise ValueError(
+            f"{name} tensor {tname} has shape {a.shape}, expected {shape} for spec "
+            f"sizes {spec.sizes} (W is (fan_in, fan_out))"
+        )
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} tensor {tname} contains NaN or inf")
+    return a
 
-    All tensors must share one float dtype (float32 or float64), have the shapes of the spec and
-    be finite. Raises ``TypeError``/``ValueError`` naming the offending tensor.
-    """
+
+def _is_pair(layer: object) -> bool:
+    return isinstance(layer, Sequence) and not isinstance(layer, (str, bytes)) and len(layer) == 2
+
+
+def _layers(spec: MLPSpec, params: object, name: str) -> Sequence:
+    form = "[(W0, b0), (W1, b1), ...]" if spec.use_bias else "[W0, W1, ...] (use_bias=False)"
     if isinstance(params, (str, bytes, np.ndarray)) or not isinstance(params, Sequence):
         raise TypeError(
-            f"{name} must be a list [(W0, b0), (W1, b1), ...] of numpy arrays, "
-            f"got {type(params).__name__}"
+            f"{name} must be a list {form} of numpy arrays, got {type(params).__name__}"
         )
     if len(params) != spec.num_layers:
+        what = "(W, b) pairs" if spec.use_bias else "weight matrices (use_bias=False)"
         raise ValueError(
-            f"{name} has {len(params)} layers but spec {spec.sizes} needs {spec.num_layers} "
-            f"(W, b) pairs"
+            f"{name} has {len(params)} layers but spec {spec.sizes} needs {spec.num_layers} {what}"
         )
+    return params
+
+
+def as_pairs(spec: MLPSpec, params: object, name: str = "params") -> Params:
+    """Validate ``params`` in ``spec``'s user layout and return the engines' pairs
+    ``[(W, b), ...]``: with ``use_bias=False`` each ``W`` gets a zero bias (pairs whose biases
+    are all zero are accepted too). All tensors must share one float dtype (float32 or
+    float64), have the shapes of the spec and be finite; ``TypeError``/``ValueError`` name the
+    offending tensor."""
+    layers = _layers(spec, params, name)
     out: Params = []
     dtype = None
-    for i, (layer, (wshape, bshape)) in enumerate(zip(params, spec.shapes(), strict=True)):
-        if not isinstance(layer, Sequence) or len(layer) != 2:
-            raise TypeError(f"{name}[{i}] must be a pair (W{i}, b{i}), got {type(layer).__name__}")
-        pair = []
-        for tname, t, shape in ((f"W{i}", layer[0], wshape), (f"b{i}", layer[1], bshape)):
-            try:
-                a = np.asarray(t)
-            except Exception as e:  # pragma: no cover - exotic objects
-                raise TypeError(f"{name} tensor {tname} is not array-like: {e}") from e
-            if a.dtype not in FLOAT_DTYPES:
+    for i, (layer, (wshape, bshape)) in enumerate(zip(layers, spec.shapes(), strict=True)):
+        if spec.use_bias:
+            if not _is_pair(layer):
                 raise TypeError(
-                    f"{name} tensor {tname} must be float32 or float64, got dtype {a.dtype}"
+                    f"{name}[{i}] must be a pair (W{i}, b{i}), got {type(layer).__name__}"
+                    + (
+                        "; a spec with use_bias=False takes a plain list [W0, W1, ...]"
+                        if isinstance(layer, np.ndarray)
+                        else ""
+                    )
                 )
-            if dtype is None:
-                dtype = a.dtype
-            elif a.dtype != dtype:
-                raise TypeError(
-                    f"{name} mixes dtypes: {tname} is {a.dtype} but W0 is {dtype}; use one"
-                )
-            if a.shape != shape:
-                raise ValueError(
-                    f"{name} tensor {tname} has shape {a.shape}, expected {shape} for spec "
-                    f"sizes {spec.sizes} (W is (fan_in, fan_out))"
-                )
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} tensor {tname} contains NaN or inf")
-            pair.append(a)
-        out.append((pair[0], pair[1]))
+            W = _tensor(name, f"W{i}", layer[0], wshape, dtype, spec)
+            dtype = W.dtype
+            b = _tensor(name, f"b{i}", layer[1], bshape, dtype, spec)
+        else:
+            if _is_pair(layer) and np.ndim(layer[0]) == 2:  # a pair, not a W written as lists
+                W = _tensor(name, f"W{i}", layer[0], wshape, dtype, spec)
+                b = _tensor(name, f"b{i}", layer[1], bshape, W.dtype, spec)
+                if np.any(b != 0):
+                    raise ValueError(
+                        f"{name}[{i}] has a nonzero bias b{i} but the spec has use_bias=False: "
+                        f"pass [W0, W1, ...] (or use_bias=True)"
+                    )
+            else:
+                W = _tensor(name, f"W{i}", layer, wshape, dtype, spec)
+                b = np.zeros(bshape, W.dtype)
+            dtype = W.dtype
+        out.append((W, b))
     return out
 
 
-def params_dtype(params: Params) -> np.dtype:
-    return params[0][0].dtype
+def from_pairs(spec: MLPSpec, pairs: Params) -> UserParams:
+    """The engines' pairs ``[(W, b), ...]`` in ``spec``'s user layout: the pairs themselves
+    with ``use_bias``, else the plain list ``[W0, W1, ...]`` (the biases dropped)."""
+    if spec.use_bias:
+        return [(W, b) for W, b in pairs]
+    return [W for W, _ in pairs]
 
 
-def cast_params(params: Params, dtype: object) -> Params:
+def check_params(spec: MLPSpec, params: object, name: str = "params") -> UserParams:
+    """Validate ``params`` against ``spec``; return them in the spec's user layout as numpy
+    arrays: ``[(W, b), ...]``, or ``[W0, W1, ...]`` when ``use_bias`` is False. See
+    :func:`as_pairs` for the rules; it returns the engines' pairs instead."""
+    return from_pairs(spec, as_pairs(spec, params, name))
+
+
+def _tensors(params: UserParams) -> list[np.ndarray]:
+    """Every tensor of either layout, in order."""
+    out: list[np.ndarray] = []
+    for layer in params:
+        if isinstance(layer, np.ndarray):
+            out.append(layer)
+        else:
+            out.extend(layer)
+    return out
+
+
+def params_dtype(params: UserParams) -> np.dtype:
+    """The dtype of the first tensor (either layout)."""
+    return np.asarray(_tensors(params)[0]).dtype
+
+
+def cast_params(params: UserParams, dtype: object) -> UserParams:
+    """``params`` (either layout, kept) in ``dtype``."""
     dt = as_float_dtype(dtype)
-    return [(np.asarray(W, dt), np.asarray(b, dt)) for W, b in params]
+    return [
+        np.asarray(layer, dt)
+        if isinstance(layer, np.ndarray)
+        else tuple(np.asarray(t, dt) for t in layer)
+        for layer in params
+    ]
 
 
-def flatten(params: Params) -> dict[str, np.ndarray]:
-    """``{"W0": ..., "b0": ..., ...}`` in order from input to output."""
+def flatten(params: UserParams) -> dict[str, np.ndarray]:
+    """``{"W0": ..., "b0": ..., ...}`` in order from input to output (``{"W0": ..., "W1": ...}``
+    for a plain list of weights)."""
     out: dict[str, np.ndarray] = {}
-    for i, (W, b) in enumerate(params):
-        out[f"W{i}"] = W
-        out[f"b{i}"] = b
+    for i, layer in enumerate(params):
+        if isinstance(layer, np.ndarray):
+            out[f"W{i}"] = layer
+        else:
+            out[f"W{i}"], out[f"b{i}"] = layer
     return out
 
 
@@ -277,132 +343,40 @@ def _check_target_range(loss: str, y: np.ndarray) -> None:
 def check_problem(
     spec: MLPSpec | Sequence[int], params: object, x: object, y: object
 ) -> tuple[MLPSpec, Params, np.ndarray, np.ndarray]:
-    """Validate a whole gradient problem; ``x`` and ``y`` come back in the params' dtype, ``y``
-    as float targets (batch, out)."""
+    """Validate a whole gradient problem; the params come back as the engines' pairs
+    (:func:`as_pairs`), ``x`` and ``y`` in the params' dtype, ``y`` as float targets
+    (batch, out)."""
     spec = as_spec(spec)
-    params = check_params(spec, params)
+    params = as_pairs(spec, params)
     x, y = check_batch(spec, x, y, params_dtype(params))
     if y is None:
         raise TypeError("y is required: targets (batch, out) or integer labels (batch,)")
     return spec, params, x, y
 
 
-# ----------------------------------------------------------------------------------------------
-# File format: one .npz holding W0, b0, W1, b1, ... plus sizes, activation, loss.
+# The file format, re-exported: ``from mlp_parity.params import save_params`` keeps working.
+from .params_io import load_params, params_file, save_params  # noqa: E402
 
-
-def save_params(path: str | os.PathLike, spec: MLPSpec, params: Params) -> Path:
-    """Write ``params`` and ``spec`` to ``path`` (``.npz`` appended when missing) atomically,
-    through :func:`mlp_parity._io.write_atomic`: a failure never leaves a half-written file."""
-    spec = as_spec(spec)
-    params = check_params(spec, params)
-    path = npz_path(path)
-    problem = folder_problem(path.parent)
-    if problem:
-        raise ValueError(f"cannot save to {path}: {problem}")
-    act = spec.activation if isinstance(spec.activation, str) else list(spec.activation)
-    arrays = dict(flatten(params))
-    arrays["sizes"] = np.array(spec.sizes, dtype=np.int64)
-    arrays["activation"] = np.array(act)
-    arrays["loss"] = np.array(spec.loss)
-    try:
-        return write_atomic(path, lambda f: np.savez(f, **arrays))
-    except OSError as e:  # e.g. the folder refuses a new file: one clean ValueError for the CLI
-        raise ValueError(f"cannot save to {path}: {e.strerror or e}") from e
-
-
-_FORMAT = "an .npz archive holding W0, b0, W1, b1, ..., sizes, activation, loss"
-
-
-def params_file(path: str | os.PathLike) -> Path:
-    """The file :func:`load_params` reads for ``path``: ``path`` itself, else the
-    ``path.npz`` that :func:`save_params` writes for it (``save_params("m")`` writes
-    ``m.npz``, so ``load_params("m")`` finds it). ``ValueError`` when neither exists."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    alt = npz_path(path)
-    if alt != path and alt.is_file():
-        return alt
-    if path.is_dir():
-        raise ValueError(f"cannot load {path}: it is a folder, not a parameter file")
-    also = f" (nor {alt})" if alt != path else ""
-    raise ValueError(f"cannot load {path}: no such file{also}")
-
-
-def _not_params(path: Path, why: str) -> ValueError:
-    return ValueError(
-        f"cannot load {path}: it is not a parameter file saved by save_params ({why}; "
-        f"expected {_FORMAT})"
-    )
-
-
-def _open_npz(path: Path) -> Any:
-    """``np.load(path)`` (an ``NpzFile``, read lazily) once its first bytes show a zip archive;
-    a ``.npy`` file or anything else raises the reason it is not a parameter file."""
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic.startswith(b"\x93NUMPY"):
-        raise _not_params(path, "it holds a single .npy array, not an .npz archive")
-    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        raise _not_params(path, f"not a zip archive: it starts with bytes {magic.hex(' ')}")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise _not_params(path, f"a damaged archive: {e}") from e
-    return z
-
-
-def load_params(path: str | os.PathLike) -> tuple[MLPSpec, Params]:
-    """Read a file written by :func:`save_params` (``path``, or ``path.npz`` as
-    :func:`save_params` names it); return ``(spec, params)``. Anything else, or sizes whose
-    parameters would not fit in memory, raises ``ValueError`` naming the file."""
-    path = params_file(path)
-    z = _open_npz(path)
-    try:
-        with z:
-            missing = [k for k in ("sizes", "activation", "loss") if k not in z.files]
-            if missing:
-                raise _not_params(path, f"it has no {', '.join(missing)}")
-            spec = _spec_from(path, z["sizes"], z["activation"], z["loss"])
-            names = [f"{t}{i}" for i in range(spec.num_layers) for t in "Wb"]
-            absent = [n for n in names if n not in z.files]
-            if absent:
-                raise ValueError(f"cannot load {path}: tensor {absent[0]} is missing")
-            try:  # before reading a tensor: numpy would try to allocate them whatever the size
-                check_fits(spec, _member_dtype(z, names[0]))
-            except ValueError as e:
-                raise ValueError(f"cannot load {path}: {e}") from None
-            data = {n: z[n] for n in names}
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise _not_params(path, f"a damaged archive: {e}") from e
-    except ValueError as e:
-        if str(path) in str(e):
-            raise
-        why = "it holds pickled Python objects, never loaded" if "pickle" in str(e) else str(e)
-        raise _not_params(path, why) from e
-    raw = [(data[f"W{i}"], data[f"b{i}"]) for i in range(spec.num_layers)]
-    try:
-        return spec, check_params(spec, raw, name=str(path))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"cannot load {path}: {e}") from e
-
-
-def _member_dtype(z: Any, name: str) -> np.dtype:
-    """The dtype in the ``.npy`` header of ``name`` inside the archive, without reading the
-    array; float64 when it is not a float type (then ``check_params`` refuses the tensor)."""
-    with z.zip.open(f"{name}.npy") as f:
-        version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0
-        if version != (1, 0):
-            read = np.lib.format.read_array_header_2_0
-        dtype = read(f)[2]
-    return dtype if dtype in FLOAT_DTYPES else np.dtype("float64")
-
-
-def _spec_from(path: Path, sizes: np.ndarray, act: np.ndarray, loss: np.ndarray) -> MLPSpec:
-    activation = str(act) if act.ndim == 0 else tuple(str(a) for a in act)
-    try:
-        return MLPSpec(tuple(int(s) for s in np.ravel(sizes)), activation, str(loss))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"cannot load {path}: {e}") from e
+__all__ = [
+    "FLOAT_DTYPES",
+    "Params",
+    "UserParams",
+    "as_float_dtype",
+    "as_pairs",
+    "available_memory",
+    "cast_params",
+    "check_batch",
+    "check_fits",
+    "check_params",
+    "check_problem",
+    "flatten",
+    "format_bytes",
+    "from_pairs",
+    "init_params",
+    "load_params",
+    "params_bytes",
+    "params_dtype",
+    "params_file",
+    "save_params",
+    "training_bytes",
+]

@@ -9,10 +9,21 @@
         ...
 
 Architectures are drawn by Hypothesis (so they shrink to the smallest failing one: fewest
-layers, narrowest widths, batch 1). Array values are drawn as a *recipe* — a seed, a magnitude
-regime and a pattern of exact zeros — and generated with numpy: fast for arrays of hundreds of
-entries, while still reaching the hard places (exact zeros at ReLU's kink, logits large enough to
-overflow a naive softmax, tiny values). Recipes shrink to seed 0 and ordinary magnitudes.
+layers, narrowest widths, batch 1).
+
+The loss conventions (``output_activation``, ``reduction``, ``loss_scale``, ``l2``,
+``use_bias``) keep their defaults unless asked for, so a test of a backprop written for the
+default loss stays meaningful: each keyword takes a value (fixed), a sequence (drawn among) or
+``None`` (drawn among every valid value); ``mst.problems(**mst.ALL_CONVENTIONS)`` draws them
+all. The default ``output_activation`` is each loss's own default (``"identity"``; ``"sigmoid"``
+for ``categorical_cross_entropy``). Problems come in the spec's user layout: ``params`` is a
+plain ``[W0, W1, ...]`` for a spec with ``use_bias=False``
+(:func:`mlp_parity.params.as_pairs` gives the engines' pairs).
+
+Array values are drawn as a *recipe* — a seed, a magnitude regime and a pattern of exact
+zeros — and generated with numpy: fast for arrays of hundreds of entries, while still reaching
+the hard places (exact zeros at ReLU's kink, logits large enough to overflow a naive softmax,
+tiny values). Recipes shrink to seed 0 and ordinary magnitudes.
 """
 
 from __future__ import annotations
@@ -24,14 +35,16 @@ from typing import NamedTuple
 import numpy as np
 
 try:
+    from hypothesis import assume
     from hypothesis import strategies as st
 except ModuleNotFoundError as e:  # pragma: no cover - exercised without hypothesis installed
     raise ImportError(
         'mlp_parity.strategies needs Hypothesis: pip install "mlp_parity[test]"'
     ) from e
 
-from .params import Params, as_float_dtype
-from .spec import ACTIVATIONS, LOSSES, MLPSpec
+from .params import UserParams, as_float_dtype, as_pairs, from_pairs
+from .spec import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS, REDUCTIONS, MLPSpec
+from .spec.conventions import loss_input
 
 #: Magnitude regimes, the first (shrink target) ordinary. 30 x 3 x width reaches logits in the
 #: hundreds to thousands, where exp overflows float64 (> 709) and float32 (> 88).
@@ -39,6 +52,19 @@ MAGNITUDES = (1.0, 0.1, 3.0, 30.0, 1e-3)
 LARGE_MAGNITUDES = (300.0,)
 #: Fractions of entries set exactly to zero; 1.0 makes whole arrays zero (e.g. b = 0).
 ZERO_FRACTIONS = (0.0, 0.5, 1.0)
+#: Drawn loss scales and L2 strengths, the first (shrink target) the default.
+LOSS_SCALES = (1.0, 0.5, 2.0, 0.3)
+L2_STRENGTHS = (0.0, 0.01, 0.5)
+#: Pass as ``**ALL_CONVENTIONS`` to :func:`specs` or :func:`problems` to draw every convention.
+ALL_CONVENTIONS = {
+    "output_activation": None,
+    "reduction": None,
+    "loss_scale": None,
+    "l2": None,
+    "use_bias": None,
+}
+#: The default output activation: each loss's own (the first it accepts).
+LOSS_DEFAULT = "loss default"
 
 
 # Strategy objects are built once and reused: Hypothesis validates every new one on its first
@@ -58,11 +84,11 @@ def _sampled(values: tuple) -> st.SearchStrategy:
 
 
 class Problem(NamedTuple):
-    """One drawn problem: ``spec``, ``params`` ``[(W, b), ...]``, ``x`` (batch, in) and float
-    targets ``y`` (batch, out)."""
+    """One drawn problem: ``spec``, ``params`` ``[(W, b), ...]`` (``[W0, W1, ...]`` when
+    ``spec.use_bias`` is False), ``x`` (batch, in) and float targets ``y`` (batch, out)."""
 
     spec: MLPSpec
-    params: Params
+    params: UserParams
     x: np.ndarray
     y: np.ndarray
 
@@ -72,9 +98,14 @@ def activations() -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(ACTIVATIONS))
 
 
+def _loss_order() -> tuple[str, ...]:
+    # by name, the losses on probabilities last: the shrink target stays a loss on logits
+    return tuple(sorted(LOSSES, key=lambda n: (LOSSES[n].on_probabilities, n)))
+
+
 @functools.cache
 def losses() -> st.SearchStrategy[str]:
-    return st.sampled_from(sorted(LOSSES))
+    return st.sampled_from(_loss_order())
 
 
 def _choice(value: str | Sequence[str] | None, default: st.SearchStrategy) -> st.SearchStrategy:
@@ -117,6 +148,42 @@ def sizes(
     return tuple(widths)
 
 
+def _options(value: object, every: Sequence, what: str) -> tuple:
+    """The values a keyword allows: ``None`` every one, a str/number/bool itself, a sequence
+    its members."""
+    if value is None:
+        return tuple(every)
+    if isinstance(value, (str, bytes, bool, int, float, np.number)):
+        return (value,)
+    if isinstance(value, Sequence) and len(value) > 0:
+        return tuple(value)
+    raise ValueError(f"{what} must be a value, a non-empty sequence of values or None")
+
+
+def _draw_one(draw, options: tuple):
+    # a single option costs no draw: the defaults draw exactly what they drew before
+    return options[0] if len(options) == 1 else draw(_sampled(options))
+
+
+def _loss_and_output(draw, loss: object, output_activation: object) -> tuple[str, str]:
+    """A loss and an output activation it accepts, from the two keywords' options."""
+    default = output_activation == LOSS_DEFAULT
+    outs = _options(None if default else output_activation, OUTPUT_ACTIVATIONS, "output_activation")
+    names = _options(loss, _loss_order(), "loss")
+    if not default:
+        names = tuple(n for n in names if set(LOSSES[n].output_activations) & set(outs))
+        if not names:
+            raise ValueError(
+                f"no loss={loss!r} accepts output_activation={output_activation!r}; see each "
+                "loss's output_activations"
+            )
+    name = _draw_one(draw, names)
+    accepted = LOSSES[name].output_activations
+    if default:
+        return name, accepted[0]
+    return name, _draw_one(draw, tuple(o for o in outs if o in accepted))
+
+
 @st.composite
 def specs(
     draw,
@@ -129,9 +196,22 @@ def specs(
     loss: str | Sequence[str] | None = None,
     input_width: int | None = None,
     output_width: int | None = None,
+    output_activation: str | Sequence[str] | None = LOSS_DEFAULT,
+    reduction: str | Sequence[str] | None = "mean",
+    loss_scale: float | Sequence[float] | None = 1.0,
+    l2: float | Sequence[float] | None = 0.0,
+    use_bias: bool | Sequence[bool] | None = True,
 ) -> MLPSpec:
-    """An :class:`MLPSpec`; ``activation``/``loss`` fix or restrict the choice. Softmax with a
-    single output is legal but degenerate (zero gradient); it is drawn like any other."""
+    """An :class:`MLPSpec`; ``activation``/``loss`` fix or restrict the choice (``None``:
+    every one). Softmax with a single output is legal but degenerate (zero gradient); it is
+    drawn like any other.
+
+    The conventions keep their defaults unless asked for: each takes a value, a sequence to
+    draw among, or ``None`` to draw among every valid value (``ALL_CONVENTIONS`` sets all
+    five). ``output_activation`` defaults to each loss's own (:data:`LOSS_DEFAULT`); a fixed
+    one restricts the losses to those that accept it (an impossible pair raises
+    ``ValueError`` naming both). ``None`` draws ``loss_scale`` from :data:`LOSS_SCALES` and
+    ``l2`` from :data:`L2_STRENGTHS`."""
     shape = draw(
         sizes(
             min_depth=min_depth,
@@ -142,7 +222,18 @@ def specs(
             output_width=output_width,
         )
     )
-    return MLPSpec(shape, draw(_choice(activation, activations())), draw(_choice(loss, losses())))
+    act = draw(_choice(activation, activations()))
+    name, out = _loss_and_output(draw, loss, output_activation)
+    return MLPSpec(
+        shape,
+        act,
+        name,
+        output_activation=out,
+        reduction=_draw_one(draw, _options(reduction, REDUCTIONS, "reduction")),
+        loss_scale=_draw_one(draw, _options(loss_scale, LOSS_SCALES, "loss_scale")),
+        l2=_draw_one(draw, _options(l2, L2_STRENGTHS, "l2")),
+        use_bias=_draw_one(draw, _options(use_bias, (True, False), "use_bias")),
+    )
 
 
 @st.composite
@@ -179,24 +270,28 @@ def params_for(
     *,
     dtype: str = "float64",
     large: bool = True,
-) -> Params:
-    """Parameters for ``spec``: Glorot-scaled weights times a drawn magnitude, biases often
-    exactly zero. ``large=False`` keeps magnitudes moderate (for float32 conditioning)."""
+) -> UserParams:
+    """Parameters for ``spec`` in its user layout: Glorot-scaled weights times a drawn
+    magnitude, biases often exactly zero (none without ``use_bias``). ``large=False`` keeps
+    magnitudes moderate (for float32 conditioning)."""
     mags = (1.0, 0.3, 3.0) if not large else (1.0, 0.3, 3.0, 10.0)
-    out: Params = []
+    out = []
     for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):
         W = draw(_arrays((fan_in, fan_out), dtype, mags, (0.0, 0.5)))
         W = (W / np.sqrt(fan_in)).astype(W.dtype)
-        b = draw(_arrays((fan_out,), dtype, (1.0, 0.1), (1.0, 0.0)))
+        if spec.use_bias:
+            b = draw(_arrays((fan_out,), dtype, (1.0, 0.1), (1.0, 0.0)))
+        else:
+            b = np.zeros(fan_out, W.dtype)
         out.append((W, b))
-    return out
+    return from_pairs(spec, out)
 
 
 @st.composite
 def targets_for(draw, spec: MLPSpec, batch: int, *, dtype: str = "float64") -> np.ndarray:
     """Float targets (batch, out) the spec's loss accepts (``spec.LOSSES[loss].targets``):
-    one-hot rows for softmax cross-entropy, values in [0, 1] (hard 0/1 or soft) for sigmoid
-    cross-entropy, reals for mse."""
+    one-hot rows for softmax and categorical cross-entropy, values in [0, 1] (hard 0/1 or soft)
+    for sigmoid cross-entropy, reals for mse."""
     dt = as_float_dtype(dtype)
     loss = LOSSES[spec.loss]
     rng = np.random.default_rng(draw(_SEEDS))
@@ -238,13 +333,28 @@ def problems(
     large: bool = True,
     **spec_kwargs,
 ) -> Problem:
-    """A whole :class:`Problem`. ``spec`` fixes the architecture; otherwise ``spec_kwargs``
-    (``min_depth``, ``max_width``, ``activation``, ``loss``, ...) go to :func:`specs`."""
+    """A whole :class:`Problem`. ``spec`` fixes the architecture and conventions; otherwise
+    ``spec_kwargs`` (``min_depth``, ``max_width``, ``activation``, ``loss``,
+    ``output_activation``, ``reduction``, ...) go to :func:`specs`. A loss on probabilities
+    (categorical cross-entropy) is not drawn where a row's probabilities all underflow to 0
+    (their renormalisation is 0/0 in every engine)."""
     if spec is None:
         spec = draw(_specs(tuple(sorted(spec_kwargs.items()))))
     params = draw(_params_for(spec, dtype, large))
     x, y = draw(_batches_for(spec, min_batch, max_batch, dtype, large))
+    if LOSSES[spec.loss].on_probabilities:
+        assume(_probabilities_resolved(spec, params, x))
     return Problem(spec, params, x, y)
+
+
+def _probabilities_resolved(spec: MLPSpec, params: UserParams, x: np.ndarray) -> bool:
+    """Every row's output probabilities sum to a normal number of the dtype, with room."""
+    from .backends.numpy_backprop import logits
+
+    pairs = [(W.astype(np.float64), b.astype(np.float64)) for W, b in as_pairs(spec, params)]
+    with np.errstate(all="ignore"):
+        a = loss_input(spec, logits(spec, pairs, x.astype(np.float64)))
+    return bool(np.all(a.sum(axis=1) > 1e3 * np.finfo(x.dtype).tiny))
 
 
 def _specs(kwargs: tuple) -> st.SearchStrategy[MLPSpec]:

@@ -18,12 +18,17 @@ ENGINES = [
 ]
 
 
+def _default_output(loss):
+    """The first output activation ``loss`` accepts (identity for all but categorical CE)."""
+    return mp.LOSSES[loss].output_activations[0]
+
+
 def _problem(spec, batch=4, seed=0, dtype="float64"):
     rng = np.random.default_rng(seed)
     p = mp.init_params(spec, seed=seed, dtype=dtype)
     p = [(W, rng.normal(size=b.shape).astype(dtype) * 0.1) for W, b in p]
     x = rng.normal(size=(batch, spec.sizes[0])).astype(dtype)
-    if spec.loss == "softmax_cross_entropy":
+    if spec.loss in ("softmax_cross_entropy", "categorical_cross_entropy"):
         y = rng.integers(0, spec.sizes[-1], batch)
     elif spec.loss == "sigmoid_cross_entropy":
         y = rng.random((batch, spec.sizes[-1]))
@@ -36,7 +41,7 @@ def _problem(spec, batch=4, seed=0, dtype="float64"):
 @pytest.mark.parametrize("activation", sorted(mp.ACTIVATIONS))
 @pytest.mark.parametrize("loss", sorted(mp.LOSSES))
 def test_engine_matches_numpy_on_fixed_problem(backend, activation, loss):
-    spec = mp.MLPSpec((4, 5, 3, 3), activation, loss)
+    spec = mp.MLPSpec((4, 5, 3, 3), activation, loss, output_activation=_default_output(loss))
     p, x, y = _problem(spec)
     ref_loss, ref = mp.loss_and_grad(spec, p, x, y, backend="numpy")
     value, grads = mp.loss_and_grad(spec, p, x, y, backend=backend)
@@ -176,7 +181,7 @@ def test_jax_padded_and_exact_paths_agree_with_numpy(sizes, batch):
     """Small problems are padded into shape buckets (one compile per bucket); wide or long
     ones run at their exact shape. Both must equal the hand-written engine."""
     for loss in sorted(mp.LOSSES):
-        spec = mp.MLPSpec(sizes, "sigmoid", loss)
+        spec = mp.MLPSpec(sizes, "sigmoid", loss, output_activation=_default_output(loss))
         p, x, y = _problem(spec, batch=batch)
         ref_value, ref = mp.loss_and_grad(spec, p, x, y)
         value, grads = mp.loss_and_grad(spec, p, x, y, backend="jax")

@@ -93,7 +93,9 @@ def junk(shape=None):
 @st.composite
 def specs(draw):
     sizes = draw(st.lists(st.integers(1, 3), min_size=2, max_size=4))
-    return mp.MLPSpec(tuple(sizes), draw(st.sampled_from(ACTS)), draw(st.sampled_from(LOSSES)))
+    loss = draw(st.sampled_from(LOSSES))
+    output = draw(st.sampled_from(mp.LOSSES[loss].output_activations))
+    return mp.MLPSpec(tuple(sizes), draw(st.sampled_from(ACTS)), loss, output_activation=output)
 
 
 @st.composite

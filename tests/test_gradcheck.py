@@ -129,3 +129,24 @@ def test_finite_differences_of_a_transposed_weight():
         spec, params, x, y, backends=["numpy"], reference="finite_difference"
     )
     assert report.ok, str(report)
+
+
+def test_no_bias_networks_are_checked_per_weight_tensor():
+    spec = mp.MLPSpec((3, 4, 2), "tanh", "mse", output_activation="sigmoid", use_bias=False)
+    params = mp.init_params(spec, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((3, 3)), rng.standard_normal((3, 2))
+    report = check_gradients(spec, params, x, y, ["numpy"], reference="finite_difference")
+    assert report.ok, str(report)
+    assert [t.name for t in report.results[0].tensors] == ["W0", "W1"]
+    assert report.to_dict()["spec"]["use_bias"] is False
+    assert "out=sigmoid no-bias" in str(report)
+
+
+def test_compare_grads_takes_either_layout():
+    from mlp_parity.gradcheck import compare_grads
+
+    spec = mp.MLPSpec((3, 2), use_bias=False)
+    W = np.ones((3, 2))
+    assert [t.name for t in compare_grads(spec, [W], [(W, np.zeros(2))])] == ["W0"]
+    assert all(t.ok for t in compare_grads(spec, [W], [W]))

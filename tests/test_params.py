@@ -296,3 +296,31 @@ def test_save_under_a_file_says_it_is_a_file(tmp_path):
     spec = MLPSpec((2, 2))
     with pytest.raises(ValueError, match="afile is a file, not a folder"):
         save_params(tmp_path / "afile" / "m.npz", spec, init_params(spec))
+
+
+def test_as_pairs_and_from_pairs_convert_the_user_layout():
+    from mlp_parity.params import as_pairs, cast_params, flatten, from_pairs, params_dtype
+
+    spec = MLPSpec((3, 4, 2), "relu", "mse")
+    params = init_params(spec)
+    pairs = as_pairs(spec, params)
+    assert from_pairs(spec, pairs) == pairs and check_params(spec, params) == pairs
+    bare = spec.replace(use_bias=False)
+    weights = from_pairs(bare, pairs)
+    assert [W.shape for W in weights] == [(3, 4), (4, 2)]
+    assert check_params(bare, weights) == weights
+    assert list(flatten(weights)) == ["W0", "W1"]
+    assert list(flatten(pairs)) == ["W0", "b0", "W1", "b1"]
+    assert params_dtype(weights) == np.float64
+    assert [W.dtype for W in cast_params(weights, "float32")] == [np.float32] * 2
+    assert all(b.dtype == np.float32 for _, b in cast_params(pairs, "float32"))
+
+
+def test_no_bias_params_are_checked_tensor_by_tensor():
+    spec = MLPSpec((3, 2), use_bias=False)
+    with pytest.raises(TypeError, match=r"\[W0, W1, \.\.\.\] \(use_bias=False\)"):
+        check_params(spec, np.ones((3, 2)))
+    with pytest.raises(TypeError, match="W0 must be float32 or float64"):
+        check_params(spec, [np.ones((3, 2), int)])
+    with pytest.raises(ValueError, match="W0 contains NaN"):
+        check_params(spec, [np.full((3, 2), np.nan)])

@@ -2,7 +2,10 @@
 framework; a backend's module (and its framework) is imported the first time it is used.
 
 Every engine takes and returns plain numpy arrays. Each backend module provides
-``loss_and_grad(spec, params, x, y) -> (float, grads)`` and ``logits(spec, params, x)``.
+``loss_and_grad(spec, pairs, x, y) -> (float, grad_pairs)`` and ``logits(spec, pairs, x)`` on
+the engines' ``[(W, b), ...]`` pairs (zero biases for a spec with ``use_bias=False``); the public
+functions here take and return the spec's user layout (:func:`mlp_parity.params.as_pairs`,
+:func:`mlp_parity.params.from_pairs`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,17 @@ from types import ModuleType
 
 import numpy as np
 
-from ..params import Params, check_batch, check_params, check_problem, params_dtype
-from ..spec import LOSSES, MLPSpec, as_spec
+from ..params import (
+    UserParams,
+    as_pairs,
+    check_batch,
+    check_params,
+    check_problem,
+    from_pairs,
+    params_dtype,
+)
+from ..spec import MLPSpec, as_spec
+from ..spec.conventions import network_output
 
 # name -> (module, extra to install, the framework's import name)
 BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
@@ -53,48 +65,57 @@ def available_backends() -> list[str]:
 
 
 def loss_and_grad(
-    spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray, backend: str = "numpy"
-) -> tuple[float, Params]:
+    spec: MLPSpec, params: UserParams, x: np.ndarray, y: np.ndarray, backend: str = "numpy"
+) -> tuple[float, UserParams]:
     """Loss (a float) and its gradients in the params' layout and dtype.
+
+    The loss is the spec's whole loss: the output activation, the loss's terms reduced and
+    scaled (``reduction``, ``loss_scale``), plus ``l2 * sum of W**2``.
 
     Args:
         spec: the network (or a sizes tuple).
-        params: ``[(W, b), ...]``, ``W`` (fan_in, fan_out), all float32 or all float64.
+        params: ``[(W, b), ...]``, ``W`` (fan_in, fan_out), all float32 or all float64; a plain
+            ``[W0, W1, ...]`` for a spec with ``use_bias=False`` (its gradients come back so).
         x: inputs (batch, in).
         y: targets (batch, out), or integer labels (batch,).
         backend: ``numpy`` (hand-written), ``jax``, ``keras`` (TensorFlow) or
             ``finite_difference`` (float64 oracle).
     """
     mod = get_backend(backend)
-    spec, params, x, y = check_problem(spec, params, x, y)
+    spec, pairs, x, y = check_problem(spec, params, x, y)
     # C order: finite differences perturb W through a flat view (a copy of a transposed W)
-    params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in params]
-    dtype = params_dtype(params)
-    value, grads = mod.loss_and_grad(spec, params, x, y)
+    pairs = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in pairs]
+    dtype = params_dtype(pairs)
+    value, grads = mod.loss_and_grad(spec, pairs, x, y)
     grads = [(np.asarray(gW, dtype), np.asarray(gb, dtype)) for gW, gb in grads]
-    return value, grads
+    return value, from_pairs(spec, grads)
 
 
-def forward(spec: MLPSpec, params: Params, x: np.ndarray, backend: str = "numpy") -> np.ndarray:
-    """Logits (batch, out): the linear output of the last layer."""
+def forward(spec: MLPSpec, params: UserParams, x: np.ndarray, backend: str = "numpy") -> np.ndarray:
+    """Logits (batch, out): the last layer's pre-activation ``z``, before the output
+    activation and the loss."""
     spec = as_spec(spec)
     mod = get_backend(backend)
-    params = check_params(spec, params)
-    x, _ = check_batch(spec, x, None, params_dtype(params))
-    return np.asarray(mod.logits(spec, params, x), params_dtype(params))
+    pairs = as_pairs(spec, params)
+    x, _ = check_batch(spec, x, None, params_dtype(pairs))
+    return np.asarray(mod.logits(spec, pairs, x), params_dtype(pairs))
 
 
-def predict(spec: MLPSpec, params: Params, x: np.ndarray, backend: str = "numpy") -> np.ndarray:
-    """The network's output after the loss's nonlinearity (batch, out): softmax probabilities,
-    sigmoid probabilities, or the raw values for ``mse``."""
+def predict(spec: MLPSpec, params: UserParams, x: np.ndarray, backend: str = "numpy") -> np.ndarray:
+    """The network's output (batch, out): the output activation's values (sigmoid or softmax
+    probabilities), else the loss's own nonlinearity (softmax or sigmoid probabilities for the
+    cross-entropies on logits), else the raw values (``mse`` with the identity output):
+    :func:`mlp_parity.spec.conventions.network_output`."""
     spec = as_spec(spec)
     z = forward(spec, params, x, backend)
-    return LOSSES[spec.loss].output(z)
+    return network_output(spec, z)
 
 
-def to_keras(spec: MLPSpec, params: Params, **kwargs):
+def to_keras(spec: MLPSpec, params: UserParams, **kwargs):
     """The network as a compiled ``keras.Sequential`` (TensorFlow backend) with ``params``
-    loaded; ``kwargs`` go to :func:`mlp_parity.backends.keras_tf.to_keras`."""
+    (the spec's user layout) loaded and the spec's conventions (output activation, loss,
+    reduction, loss_scale, L2, biases); ``kwargs`` go to
+    :func:`mlp_parity.backends.keras_tf.to_keras`."""
     spec = as_spec(spec)
     params = check_params(spec, params)
     return get_backend("keras").to_keras(spec, params, **kwargs)

@@ -9,7 +9,13 @@ layers below the perturbed one), meant for small networks; ``entries`` restricts
 sample.
 
 Not meaningful at a ReLU kink (a pre-activation within ``h`` of 0): there the difference
-quotient averages the two one-sided slopes while the convention is relu'(0) = 0.
+quotient averages the two one-sided slopes while the convention is relu'(0) = 0; nor at the
+clip of categorical cross-entropy (a probability within a step of 1e-7 or 1 - 1e-7).
+
+The loss is the spec's whole loss (:mod:`mlp_parity.spec.conventions`): output activation,
+reduction, loss_scale and the L2 penalty. Perturbing ``W_l`` changes the penalty only through
+``l2 * sum(W_l ** 2)``, so only that term enters its differences. Without ``use_bias`` the
+biases are not differentiated (their gradients are zeros, dropped at the boundary).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Params
-from ..spec import ACTIVATIONS, LOSSES, MLPSpec
+from ..spec import ACTIVATIONS, MLPSpec
+from ..spec.conventions import data_loss, penalty, total_loss
 
 NAME = "finite_difference"
 STEP = 1e-3
@@ -34,14 +41,21 @@ def logits(spec: MLPSpec, params: Params, x: np.ndarray) -> np.ndarray:
 
 
 def _loss_from(spec: MLPSpec, params: Params, layer: int, a: np.ndarray, y: np.ndarray) -> float:
-    """Loss of the network's layers ``layer..`` applied to input ``a``."""
+    """Data loss of the network's layers ``layer..`` applied to input ``a``, plus the L2
+    penalty of layer ``layer``'s weights (the other layers' is constant here)."""
     acts = spec.hidden_activations
     for i in range(layer, len(params)):
         W, b = params[i]
         a = a @ W + b
         if i < len(acts):
             a = ACTIVATIONS[acts[i]].value(a)
-    return LOSSES[spec.loss].value(a, y)
+    return data_loss(spec, a, y) + penalty(spec, [params[layer][0]])
+
+
+def _last(spec: MLPSpec, params: Params, a: np.ndarray) -> np.ndarray:
+    """The logits from the last layer's input ``a``."""
+    W, b = params[-1]
+    return a @ W + b
 
 
 def loss_and_grad(
@@ -51,7 +65,7 @@ def loss_and_grad(
     y: np.ndarray,
     entries: dict[str, np.ndarray] | None = None,
 ) -> tuple[float, Params]:
-    """Loss and central-difference gradients, float64, in the params' layout.
+    """Loss and central-difference gradients, float64, of ``[(W, b), ...]`` pairs.
 
     ``entries`` maps a tensor name (``"W0"``, ``"b1"``) to the flat indices to differentiate;
     entries left out are NaN. ``None`` differentiates every entry.
@@ -64,12 +78,15 @@ def loss_and_grad(
     inputs = [x]
     for i, (W, b) in enumerate(p64[:-1]):
         inputs.append(ACTIVATIONS[acts[i]].value(inputs[-1] @ W + b))
-    value = _loss_from(spec, p64, 0, x, y)
+    value = total_loss(spec, _last(spec, p64, inputs[-1]), y, (W for W, _ in p64))
 
     grads: Params = []
     for layer, (W, b) in enumerate(p64):
         pair = []
         for kind, t in (("W", W), ("b", b)):
+            if kind == "b" and not spec.use_bias:
+                pair.append(np.zeros(t.shape))
+                continue
             g = np.full(t.shape, np.nan) if entries is not None else np.empty(t.shape)
             idx = np.arange(t.size) if entries is None else entries.get(f"{kind}{layer}", [])
             flat = t.reshape(-1)

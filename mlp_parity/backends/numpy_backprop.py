@@ -1,15 +1,18 @@
 """The hand-written engine: forward and backward passes in numpy, vectorised over the batch.
 
 Backprop, layer by layer as a textbook writes it, for ``z_l = a_l @ W_l + b_l`` and
-``a_{l+1} = f_l(z_l)`` (the last layer linear, the loss applied to its logits):
+``a_{l+1} = f_l(z_l)`` (the last layer's ``z`` goes through the spec's output activation into
+the loss):
 
-    delta_L   = dLoss/dz_L                      (the loss's own gradient, spec.LOSSES)
-    dW_l      = a_l.T @ delta_l                 (fan_in, fan_out)
+    delta_L   = dLoss/dz_L                      (spec.conventions.data_loss_grad)
+    dW_l      = a_l.T @ delta_l + 2 l2 W_l      (fan_in, fan_out; the L2 term when l2 > 0)
     db_l      = delta_l.sum(axis=0)             (fan_out,)
     delta_l-1 = (delta_l @ W_l.T) * f'(z_l-1)   (batch, fan_in of layer l)
 
-The loss gradients already divide by the batch (and by the outputs for the per-element means),
-so the sums above need no further scaling.
+``delta_L`` already holds the reduction's divisor and the loss_scale, so the sums above need no
+further scaling. Parameters and gradients are the engines' pairs ``[(W, b), ...]``; without
+``use_bias`` the biases are zero and their gradients are dropped at the boundary
+(:func:`mlp_parity.params.from_pairs`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Params
-from ..spec import ACTIVATIONS, LOSSES, MLPSpec
+from ..spec import ACTIVATIONS, MLPSpec
+from ..spec.conventions import data_loss_grad, penalty_grad, total_loss
 
 NAME = "numpy"
 
@@ -52,16 +56,19 @@ def logits(spec: MLPSpec, params: Params, x: np.ndarray) -> np.ndarray:
 def loss_and_grad(
     spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray
 ) -> tuple[float, Params]:
-    """Loss (float) and gradients in the params' layout and dtype."""
+    """Loss (float) and gradients of ``[(W, b), ...]`` pairs, in their dtype: the data loss
+    of the spec's output activation, loss, reduction and loss_scale, plus its L2 penalty."""
     inputs, zs = forward(spec, params, x)
-    loss = LOSSES[spec.loss]
-    value = loss.value(zs[-1], y)
-    delta = loss.grad(zs[-1], y)
+    value = total_loss(spec, zs[-1], y, (W for W, _ in params))
+    delta = data_loss_grad(spec, zs[-1], y)
     acts = spec.hidden_activations
     grads: Params = []
     for layer in range(len(params) - 1, -1, -1):
         W, _ = params[layer]
-        grads.append((inputs[layer].T @ delta, delta.sum(axis=0)))
+        gW = inputs[layer].T @ delta
+        if spec.l2:
+            gW += penalty_grad(spec, W)
+        grads.append((gW, delta.sum(axis=0)))
         if layer > 0:
             delta = (delta @ W.T) * ACTIVATIONS[acts[layer - 1]].grad(zs[layer - 1])
     grads.reverse()
