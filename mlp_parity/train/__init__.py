@@ -9,12 +9,18 @@ round-off (float64: <= 1e-8 relative after several epochs):
   averaged over its own size.
 * **Update** — :class:`SGD`: per batch, ``v <- momentum * v - learning_rate * g`` then
   ``p <- p + v`` (velocities start at zero; Keras 3's ``SGD(momentum=...)`` is exactly this).
+* **Objective** — the spec's whole loss, its conventions included (output activation,
+  reduction, ``loss_scale``, the L2 penalty ``l2 * sum W^2``; no biases to train with
+  ``use_bias=False``), the same formulas in every backend (:mod:`mlp_parity.spec.conventions`).
 * **Metrics** — the epoch's train loss and accuracy are the running means over its batches,
   weighted by batch size, each batch measured on the parameters *before* its update (what
-  Keras reports); validation loss and accuracy are a full pass after the epoch, computed by
-  one numpy function (:func:`evaluate`) for every backend. Accuracy compares the argmax of the
-  logits with the argmax of the target row (one output: logit above the loss's
-  ``one_output_threshold``, against target > 0.5).
+  Keras reports; the loss includes the penalty, as a regularised Keras model's does);
+  validation loss and accuracy are a full pass after the epoch (its loss measured as the
+  train loss is, on batches of ``batch_size``: only the ``sum`` reduction depends on them),
+  computed by one numpy function (:func:`evaluate`) for every backend (:mod:`.metrics`).
+  Accuracy compares the argmax of the logits (that of the network's output) with the argmax
+  of the target row (one output: logit above the spec's one-output threshold, against
+  target > 0.5).
 
 One module per backend's loop: :mod:`.numpy_loop` (the hand-written gradients with preallocated
 buffers and in-place updates, or a user ``grad_fn``), :mod:`.jax_loop` (one jitted ``lax.scan``
@@ -27,19 +33,23 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..params import Params, check_batch, check_params, params_dtype
-from ..spec import LOSSES, MLPSpec, as_spec
-from ._common import Loop, class_labels, positive_int, predicted
+from ..params import Params, as_pairs, check_batch, from_pairs, params_dtype
+from ..spec import MLPSpec, as_spec
+from ._common import Loop, positive_int
 from .jax_loop import JaxLoop
 from .keras_loop import KERAS_STEPS_PER_EXECUTION, KerasLoop
+from .metrics import evaluate, evaluate_pairs
 from .numpy_loop import GradFn, NumpyLoop
 from .optim import SGD
+from .sharded import check_devices
+from .sharded import loop_for as jax_loop_for
+from .sweep import train_many as train_many
 from .trajectories import compare_backends, param_divergence
 
 __all__ = [
@@ -86,11 +96,12 @@ class TrainResult:
 
     Attributes:
         spec: the network trained.
-        params: final parameters ``[(W (fan_in, fan_out), b (fan_out,)), ...]``, numpy, in the
-            dtype training used.
+        params: final parameters in the spec's layout, ``[(W (fan_in, fan_out), b (fan_out,)),
+            ...]`` or ``[W, ...]`` with ``use_bias=False``, numpy, in the dtype training used.
         history: per epoch, Keras-style ``{"loss": [...], "accuracy": [...], "val_loss": [...],
             "val_accuracy": [...], "time": [...]}`` (``val_*`` only with ``validation``);
-            ``time`` is the wall seconds of the epoch's training steps (validation excluded).
+            losses are the spec's whole loss, penalty included (:mod:`.metrics`); ``time`` is
+            the wall seconds of the epoch's training steps (validation excluded).
         backend: ``numpy``, ``jax`` or ``keras``.
         settings: the hyperparameters, engine options, dtype and sample count used.
     """
@@ -123,7 +134,7 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# Batch order and evaluation, shared by every backend.
+# Batch order, shared by every backend (evaluation: .metrics).
 
 
 def batch_order(
@@ -135,29 +146,6 @@ def batch_order(
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         yield rng.permutation(n) if shuffle else np.arange(n)
-
-
-def evaluate(
-    spec: MLPSpec, params: Params, x: np.ndarray, y: np.ndarray, *, chunk: int = 4096
-) -> tuple[float, float]:
-    """``(loss, accuracy)`` of ``params`` on all of ``x`` (n, in), ``y`` (n,) labels or (n, out)
-    targets: the per-sample mean loss (as the spec defines it) and the fraction classified
-    correctly. Numpy, in the params' dtype, ``chunk`` rows at a time."""
-    from ..backends.numpy_backprop import logits
-
-    spec = as_spec(spec)
-    params = check_params(spec, params)
-    xa, ya = check_batch(spec, x, y, params_dtype(params))
-    assert ya is not None
-    labels = class_labels(spec, ya)
-    loss_sum, correct = 0.0, 0
-    for start in range(0, xa.shape[0], chunk):
-        z = logits(spec, params, xa[start : start + chunk])
-        yb = ya[start : start + chunk]
-        loss_sum += LOSSES[spec.loss].value(z, yb) * z.shape[0]
-        correct += int((predicted(spec, z) == labels[start : start + chunk]).sum())
-    n = xa.shape[0]
-    return loss_sum / n, correct / n
 
 
 # ----------------------------------------------------------------------------------------------
@@ -260,13 +248,15 @@ def train(
     progress: Callable[[Progress], None] | None = None,
     optimizer: SGD | None = None,
     engine_options: Mapping[str, Any] | None = None,
+    devices: int | str | Sequence[Any] = 1,
 ) -> TrainResult:
     """Train ``params`` by mini-batch SGD with classical momentum; return a :class:`TrainResult`.
 
     Args:
         spec: the network (or a sizes tuple).
-        params: initial ``[(W, b), ...]``, all float32 or all float64; training runs in their
-            dtype. They are not modified.
+        params: initial parameters in the spec's layout (``[(W, b), ...]``, or ``[W, ...]`` with
+            ``use_bias=False``), all float32 or all float64; training runs in their dtype.
+            They are not modified.
         x: inputs (n, in).
         y: integer labels (n,) in ``[0, out)``, or targets (n, out) (one-hot or float).
         backend: ``numpy``, ``jax`` or ``keras``.
@@ -279,13 +269,18 @@ def train(
         seed: seeds the permutations (the same for every backend).
         validation: ``(x_val, y_val)`` evaluated after every epoch.
         grad_fn: numpy only: ``grad_fn(params, x, y) -> grads`` replaces the hand-written
-            gradient (``y`` float (batch, out)); it must not modify ``params``.
+            gradient of the spec's whole loss (penalty included); params and grads in the
+            spec's layout, ``y`` float (batch, out); it gets copies, so writing into its inputs
+            cannot change the model.
         progress: called with a :class:`Progress` after batches and at each epoch's end.
         optimizer: an :class:`SGD` instead of ``learning_rate`` and ``momentum``.
         engine_options: options of the backend's loop, which change speed, not the trajectory:
             jax ``{"scan_unroll": k}`` (steps per iteration of the epoch's ``lax.scan``;
             default 8 on an accelerator, 1 on the CPU), keras ``{"jit_compile": False}`` (run
             in TensorFlow's graph executor instead of XLA); numpy takes none.
+        devices: jax only: data-parallel over a 1-D mesh of this many devices (an int, ``"all"``
+            or a list of ``jax.Device``; 1, the default, is one device): the same trajectory
+            (:mod:`mlp_parity.train.sharded`).
 
     Raises ``ValueError``/``TypeError`` naming the argument for bad data (labels out of range,
     length mismatch, NaN/inf), hyperparameters or engine options, ``ImportError`` if the
@@ -307,7 +302,8 @@ def train(
     )
     _check_callbacks(backend, shuffle, grad_fn, progress)
     options = _engine_options(backend, engine_options)
-    params = check_params(spec, params)
+    devices = check_devices(backend, devices)
+    params = as_pairs(spec, params)  # internally pairs; zero biases without biases
     dtype = params_dtype(params)
     xa, ya = _check_data(spec, x, y, dtype, "")
     val = _check_validation(spec, validation, dtype)
@@ -324,18 +320,26 @@ def train(
         "n_val": 0 if val is None else val[0].shape[0],
         "grad_fn": None if grad_fn is None else getattr(grad_fn, "__qualname__", repr(grad_fn)),
         "engine_options": dict(options),
+        "devices": devices if isinstance(devices, (int, str)) else len(devices),
     }
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "time": []}
     if val is not None:
         history["val_loss"], history["val_accuracy"] = [], []
     result = TrainResult(
-        spec, [(W.copy(), b.copy()) for W, b in params], history, backend, settings
+        spec,
+        from_pairs(spec, [(W.copy(), b.copy()) for W, b in params]),
+        history,
+        backend,
+        settings,
     )
     if epochs == 0:
         return result
     if grad_fn is not None:  # numpy only (checked above)
         options = {**options, "grad_fn": grad_fn}
-    loop = LOOPS[backend](spec, params, xa, ya, batch_size, sgd, **options)
+    if backend == "jax":  # one device, or data-parallel over several
+        loop = jax_loop_for(spec, params, xa, ya, batch_size, sgd, devices, options)
+    else:
+        loop = LOOPS[backend](spec, params, xa, ya, batch_size, sgd, **options)
     orders = batch_order(xa.shape[0], epochs, seed=seed, shuffle=bool(shuffle))
     _run_epochs(loop, result, orders, val, progress)
     return result
@@ -371,12 +375,12 @@ def _run_epochs(
             )
         record = {"loss": loss, "accuracy": correct / n}
         if validation is not None:
-            record["val_loss"], record["val_accuracy"] = evaluate(
-                result.spec, loop.params(), *validation
+            record["val_loss"], record["val_accuracy"] = evaluate_pairs(
+                result.spec, loop.params(), *validation, batch_size=s["batch_size"]
             )
         record["time"] = elapsed
         for k, v in record.items():
             result.history[k].append(v)
         if progress is not None:
             progress(Progress(epoch, epochs, steps, steps, dict(record)))
-    result.params = loop.params()
+    result.params = from_pairs(result.spec, loop.params())

@@ -1,17 +1,17 @@
-"""Pieces every training loop shares: argument checks, class labels and predictions, and the
-interface a loop implements."""
+"""Pieces every training loop shares: argument checks and the interface a loop implements
+(what a loop measures is in :mod:`.metrics`)."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..params import Params
-from ..spec import LOSSES, MLPSpec
+from ..spec import MLPSpec
 
 
 def positive_int(name: str, value: object, minimum: int) -> int:
@@ -33,29 +33,21 @@ def real(name: str, value: object) -> float:
     return v
 
 
-def class_labels(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
-    """The class index of each target row (batch,): argmax, or target > 0.5 for one output."""
-    if spec.sizes[-1] == 1:
-        return (y[:, 0] > 0.5).astype(np.int64)
-    return y.argmax(axis=1)
-
-
-def one_output_threshold(spec: MLPSpec) -> float | None:
-    """The logit above which a one-output network predicts class 1 (``None``: argmax)."""
-    return LOSSES[spec.loss].one_output_threshold if spec.sizes[-1] == 1 else None
-
-
-def predicted(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
-    """The predicted class of each row of logits ``z`` (batch, out)."""
-    threshold = one_output_threshold(spec)
-    if threshold is not None:
-        return (z[:, 0] > threshold).astype(np.int64)
-    return z.argmax(axis=1)
+def numpy_pairs(spec: MLPSpec, layers: Sequence[Any]) -> Params:
+    """Fresh numpy ``[(W, b), ...]`` from a loop's parameters in the spec's layout (pairs, or
+    plain weights without biases: zero biases added). Not validated: a diverged model's NaN
+    must reach the divergence check."""
+    if spec.use_bias:
+        return [(np.array(W), np.array(b)) for W, b in layers]
+    return [(np.array(W), np.zeros(np.shape(W)[1], np.asarray(W).dtype)) for W in layers]
 
 
 class Loop:
-    """One backend's training state. ``epoch(order, on_step) -> (sum of per-sample losses,
-    correct count)`` runs one epoch in place; ``params()`` returns numpy parameters.
+    """One backend's training state, built from validated ``[(W, b), ...]`` pairs (zero biases
+    for a spec without biases, which no loop updates). ``epoch(order, on_step) -> (sum over
+    batches of batch size times batch loss, correct count)`` runs one epoch in place;
+    ``params()`` returns numpy pairs (:func:`mlp_parity.params.from_pairs` gives the spec's
+    layout).
 
     ``options`` names the keyword-only constructor options a loop takes (``train``'s
     ``engine_options``); :meth:`check_options` validates them before any work is done."""

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ..params import Params
+from ..params import Params, from_pairs
 from ..spec import MLPSpec
-from ._common import Loop, class_labels, one_output_threshold, positive_int
+from ._common import Loop, numpy_pairs, positive_int
+from .metrics import class_labels, one_output_threshold
 from .optim import SGD
 
 
@@ -27,10 +28,36 @@ def resolve_scan_unroll(scan_unroll: int | None = None) -> int:
     return 1 if jax.default_backend() == "cpu" else 8
 
 
+def as_pairs_fn(spec: MLPSpec) -> Callable[[Any], Any]:
+    """``f(trainable) -> [(W, b), ...]``: the loop trains the spec's own layout, so a spec
+    without biases has no bias leaves to update; the JAX engine's functions get zero biases."""
+    if spec.use_bias:
+        return lambda trainable: trainable
+    import jax.numpy as jnp
+
+    return lambda trainable: [(W, jnp.zeros(W.shape[1], W.dtype)) for W in trainable]
+
+
+def objective_with_logits(spec: MLPSpec) -> Callable[[Any, Any, Any], Any]:
+    """``f(trainable, x, y) -> (L, logits)``: the spec's whole loss (the JAX engine's
+    ``data_loss`` plus its ``penalty``) and the logits the accuracy needs."""
+    from ..backends import get_backend
+
+    ja = get_backend("jax")  # x64 on, highest matmul precision
+    pairs_of = as_pairs_fn(spec)
+
+    def objective(trainable, x, y):
+        pairs = pairs_of(trainable)
+        z = ja.apply(pairs, x, spec.hidden_activations)
+        value = ja.data_loss(spec, z, y)
+        return (value + ja.penalty(spec, pairs) if spec.l2 else value), z
+
+    return objective
+
+
 @functools.lru_cache(maxsize=16)
 def _epoch_fn(
-    activations: tuple[str, ...],
-    loss: str,
+    spec: MLPSpec,
     n: int,
     batch_size: int,
     optimizer: SGD,
@@ -42,14 +69,7 @@ def _epoch_fn(
     import jax
     import jax.numpy as jnp
 
-    from ..backends import get_backend
-
-    ja = get_backend("jax")  # x64 on, highest matmul precision
-
-    def objective(params, xb, yb):
-        z = ja.apply(params, xb, activations)
-        return ja.LOSSES[loss](z, yb), z
-
+    objective = objective_with_logits(spec)
     value_and_grad = jax.value_and_grad(objective, has_aux=True)
 
     def step(carry, idx, x, y, labels):
@@ -115,16 +135,18 @@ class JaxLoop(Loop):
 
         self.jax = jax
         put = jax.device_put
-        # Copies on the device (never aliases of the caller's arrays: they are donated).
-        self.p = [(put(np.array(W)), put(np.array(b))) for W, b in params]
-        self.v = [(put(np.zeros_like(W)), put(np.zeros_like(b))) for W, b in params]
+        # The spec's layout (no bias leaves without biases), as copies on the device (never
+        # aliases of the caller's arrays: they are donated).
+        trainable = from_pairs(spec, params)
+        self.spec = spec
+        self.p = jax.tree.map(lambda t: put(np.array(t)), trainable)
+        self.v = jax.tree.map(lambda t: put(np.zeros_like(t)), trainable)
         self.x, self.y = put(x), put(y)
         self.labels = put(class_labels(spec, y))
         self.n = x.shape[0]
         self.scan_unroll = resolve_scan_unroll(scan_unroll)
         self.fn = _epoch_fn(
-            spec.hidden_activations,
-            spec.loss,
+            spec,
             self.n,
             batch_size,
             optimizer,
@@ -140,4 +162,4 @@ class JaxLoop(Loop):
         return float(loss_sum), int(correct)  # waits for the epoch: one transfer per epoch
 
     def params(self) -> Params:
-        return [(np.array(W), np.array(b)) for W, b in self.jax.device_get(self.p)]
+        return numpy_pairs(self.spec, self.jax.device_get(self.p))

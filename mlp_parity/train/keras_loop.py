@@ -18,7 +18,8 @@ import numpy as np
 
 from ..params import Params
 from ..spec import MLPSpec
-from ._common import Loop, class_labels, one_output_threshold
+from ._common import Loop, numpy_pairs
+from .metrics import class_labels, one_output_threshold
 from .optim import SGD
 
 #: Keras steps per compiled call when a progress callback wants to hear between calls (each call
@@ -89,6 +90,25 @@ def _keras_sgd(keras, tf, optimizer: SGD):
     )
 
 
+def _forward_with_logits(model) -> Callable:
+    """``f(x) -> (logits, output)`` of a ``Sequential`` of ``Dense`` layers: the last layer's
+    own ops (kernel, bias, activation, as its ``call``) taken apart, so that the accuracy sees
+    the logits whatever the output activation."""
+    from keras import ops
+
+    *hidden, last = model.layers
+
+    def forward(x):
+        for layer in hidden:
+            x = layer(x, training=True)
+        z = ops.matmul(x, last.kernel)
+        if last.use_bias:
+            z = ops.add(z, last.bias)
+        return z, last.activation(z)
+
+    return forward
+
+
 class KerasLoop(Loop):
     """Engine option ``jit_compile`` (default True): compile the loop with XLA. Either way,
     where this TensorFlow build has no XLA for the device it runs (with a warning) in
@@ -122,11 +142,14 @@ class KerasLoop(Loop):
 
         self.tf = tf
         self.batch_size = batch_size
+        self.spec = spec
+        # the engine's model: output activation in its last Dense, no biases without them
         self.model = model = kt.to_keras(spec, params, compile=False)
         variables = model.trainable_variables
         sgd = _keras_sgd(keras, tf, optimizer)
         sgd.build(variables)
         loss_fn = kt.keras_loss(spec, str(x.dtype))
+        forward = _forward_with_logits(model)
         # Arguments, not captured constants: XLA would otherwise fold the data into the program.
         self.data = (tf.constant(x), tf.constant(y), tf.constant(class_labels(spec, y)))
         threshold = one_output_threshold(spec)
@@ -142,8 +165,10 @@ class KerasLoop(Loop):
                 idx = batches[i]
                 xb, yb = tf.gather(X, idx), tf.gather(Y, idx)
                 with tf.GradientTape() as tape:
-                    z = model(xb, training=True)
-                    value = loss_fn(yb, z)
+                    z, out = forward(xb)
+                    value = loss_fn(yb, out)
+                    if spec.l2:  # the engine's exact-l2 penalty on the kernels
+                        value += kt.penalty(spec, model)
                 sgd.apply(tape.gradient(value, variables), variables)
                 loss_sum += tf.cast(value, tf.float64) * m
                 if threshold is not None:
@@ -182,5 +207,7 @@ class KerasLoop(Loop):
         return loss_sum, correct
 
     def params(self) -> Params:
-        w = [np.array(v.value.numpy()) for v in self.model.weights]  # kernel, bias per layer
-        return [(w[2 * i], w[2 * i + 1]) for i in range(len(w) // 2)]
+        w = [np.array(v.value.numpy()) for v in self.model.weights]  # kernel (, bias) per layer
+        per_layer = 2 if self.spec.use_bias else 1
+        layers = [w[i : i + per_layer] for i in range(0, len(w), per_layer)]
+        return numpy_pairs(self.spec, layers if self.spec.use_bias else [W for (W,) in layers])

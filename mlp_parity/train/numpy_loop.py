@@ -1,5 +1,11 @@
 """The numpy training loop: hand-written backprop on preallocated buffers, updated in place (or a
-user ``grad_fn``)."""
+user ``grad_fn``).
+
+The output delta is the spec's data-loss gradient from its reference formulas
+(:mod:`mlp_parity.spec.conventions`): the loss row's fused value-and-gradient, rescaled to the
+reduction and loss_scale, where the output activation is the identity (bit for bit today's
+for the defaults), else through the output activation. An L2 penalty adds
+``2 l2 W`` to each weight gradient; a spec without biases has no bias buffers at all."""
 
 from __future__ import annotations
 
@@ -7,13 +13,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..params import Params, check_params
-from ..spec import ACTIVATIONS, LOSSES, MLPSpec
-from ._common import Loop, class_labels, predicted
+from ..params import Params, as_pairs, from_pairs
+from ..spec import ACTIVATIONS, MLPSpec, conventions
+from ._common import Loop, numpy_pairs
+from .metrics import class_labels, data_loss, penalty, predicted
 from .optim import SGD
 
 #: A gradient function for ``train(..., grad_fn=)``: ``grad_fn(params, x, y) -> grads``, with
-#: ``x`` (batch, in), ``y`` float targets (batch, out), grads shaped like ``params``.
+#: ``x`` (batch, in), ``y`` float targets (batch, out), params and grads in the spec's layout
+#: (``[(W, b), ...]``, or ``[W, ...]`` without biases): the gradient of the spec's whole loss.
 GradFn = Callable[[Params, np.ndarray, np.ndarray], Params]
 
 
@@ -38,13 +46,15 @@ class NumpyLoop(Loop):
         self.labels = class_labels(spec, y)
         self.lr, self.momentum, self.grad_fn = optimizer.learning_rate, optimizer.momentum, grad_fn
         dt = x.dtype
-        total = sum(W.size + b.size for W, b in params)
+        self.use_bias = spec.use_bias
+        total = sum(W.size + (b.size if self.use_bias else 0) for W, b in params)
         self.p, self.v, self.g = (np.zeros(total, dt) for _ in range(3))
-        self.W, self.b = _flat_views(self.p, spec.sizes)
-        self.gW, self.gb = _flat_views(self.g, spec.sizes)
-        for (W, b), W_flat, b_flat in zip(params, self.W, self.b):
-            W_flat[...] = W
-            b_flat[...] = b
+        self.W, self.b = _flat_views(self.p, spec.sizes, self.use_bias)
+        self.gW, self.gb = _flat_views(self.g, spec.sizes, self.use_bias)
+        for i, (W, b) in enumerate(params):
+            self.W[i][...] = W
+            if self.use_bias:
+                self.b[i][...] = b
         B = min(batch_size, x.shape[0])
         self.batch_size = batch_size
         self.xb = np.empty((B, x.shape[1]), dt)
@@ -57,10 +67,9 @@ class NumpyLoop(Loop):
         self.tmp = [np.empty((B, w), dt) for w in widths[:-1]]  # the activations' scratch
         self.work = np.empty((B, widths[-1] + 2), dt)  # the loss's scratch
         self.acts = [ACTIVATIONS[name] for name in spec.hidden_activations]
-        self.loss = LOSSES[spec.loss]
 
     def params(self) -> Params:
-        return [(W.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+        return numpy_pairs(self.spec, list(zip(self.W, self.b)) if self.use_bias else self.W)
 
     def epoch(self, order: np.ndarray, on_step: Callable[[int], None] | None) -> tuple[float, int]:
         n, B = order.shape[0], self.batch_size
@@ -90,10 +99,11 @@ class NumpyLoop(Loop):
         m = xb.shape[0]
         a = xb
         last = len(self.W) - 1
-        for i, (W, b) in enumerate(zip(self.W, self.b)):
+        for i, W in enumerate(self.W):
             z = self.z[i][:m]
             np.matmul(a, W, out=z)
-            z += b
+            if self.use_bias:
+                z += self.b[i]
             if i == last:
                 return z
             # may leave in tmp what the backward pass needs (relu: its mask)
@@ -108,14 +118,21 @@ class NumpyLoop(Loop):
         m = xb.shape[0]
         z = self._forward(xb)
         delta = self.delta[-1][:m]
-        loss = self.loss.value_and_grad_into(z, yb, delta, -self.lr, self.work[:m])
+        # the loss row's fused value and gradient where the output activation is the identity
+        # (rescaled to the reduction and loss_scale; exactly today's for the defaults)
+        loss = conventions.data_loss_and_grad_into(self.spec, z, yb, delta, -self.lr, self.work[:m])
         if loss is None:
-            loss = self.loss.value(z, yb)
+            loss = data_loss(self.spec, z, yb)
+        if self.spec.l2:
+            loss += penalty(self.spec, self.W)  # the weights before this step's update
         ones = self.ones[:, :m]
         for i in range(len(self.W) - 1, -1, -1):
             a_in = xb if i == 0 else self.a[i - 1][:m]
             np.matmul(a_in.T, delta, out=self.gW[i])
-            np.matmul(ones, delta, out=self.gb[i][None])  # column sums
+            if self.spec.l2:
+                self.gW[i] -= self.lr * conventions.penalty_grad(self.spec, self.W[i])
+            if self.use_bias:
+                np.matmul(ones, delta, out=self.gb[i][None])  # column sums
             if i > 0:
                 prev = self.delta[i - 1][:m]
                 np.matmul(delta, self.W[i].T, out=prev)
@@ -126,19 +143,20 @@ class NumpyLoop(Loop):
 
     def _grad_fn_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         z = self._forward(xb)
-        loss = self.loss.value(z, yb)
-        # Copies: the loop's W and b are views of its flat buffers, so a grad_fn that wrote
-        # into its inputs (scratch space, an in-place update) would silently change the model.
-        # Next to a Python grad_fn's own work the copies cost little.
-        params = [(W.copy(), b.copy()) for W, b in zip(self.W, self.b)]
+        loss = data_loss(self.spec, z, yb) + penalty(self.spec, self.W)
+        # Copies (params() copies): the loop's W and b are views of its flat buffers, so a
+        # grad_fn that wrote into its inputs (scratch space, an in-place update) would silently
+        # change the model. Next to a Python grad_fn's own work the copies cost little.
+        params = from_pairs(self.spec, self.params())
         grads = self.grad_fn(params, xb.copy(), yb.copy())  # type: ignore[misc]
         try:
-            grads = check_params(self.spec, grads, name="grad_fn's result")
+            grads = as_pairs(self.spec, grads, name="grad_fn's result")
         except (TypeError, ValueError) as e:
             raise type(e)(f"{e} (grad_fn must return grads shaped like params)") from None
         for i, (gW, gb) in enumerate(grads):
             self.gW[i][...] = gW
-            self.gb[i][...] = gb
+            if self.use_bias:
+                self.gb[i][...] = gb
         self.g *= -self.lr
         self._apply_scaled_gradients()
         return loss, z
@@ -151,12 +169,14 @@ class NumpyLoop(Loop):
         self.p += self.v
 
 
-def _flat_views(flat: np.ndarray, sizes: tuple[int, ...]) -> tuple[list, list]:
-    """``W`` (fan_in, fan_out) and ``b`` (fan_out,) views, layer by layer, into one flat buffer."""
+def _flat_views(flat: np.ndarray, sizes: tuple[int, ...], use_bias: bool) -> tuple[list, list]:
+    """``W`` (fan_in, fan_out) and ``b`` (fan_out,) views, layer by layer, into one flat buffer
+    (no ``b`` views, and no room for them, without biases)."""
     Ws, bs, offset = [], [], 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         Ws.append(flat[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out))
         offset += fan_in * fan_out
-        bs.append(flat[offset : offset + fan_out])
-        offset += fan_out
+        if use_bias:
+            bs.append(flat[offset : offset + fan_out])
+            offset += fan_out
     return Ws, bs

@@ -13,11 +13,17 @@ if TYPE_CHECKING:
     from . import Progress, TrainResult
 
 
+def _tensors(layer: Any) -> tuple:
+    """A layer's tensors: ``(W, b)`` as given, or a bare ``W`` (a spec without biases)."""
+    return (layer,) if isinstance(layer, np.ndarray) else tuple(layer)
+
+
 def param_divergence(params: Sequence, reference: Sequence) -> float:
-    """Largest relative difference over tensors: ``max |p - r| / max |r|`` per tensor."""
+    """Largest relative difference over tensors: ``max |p - r| / max |r|`` per tensor; params in
+    either layout (``[(W, b), ...]`` or ``[W, ...]``)."""
     worst = 0.0
-    for pair, ref_pair in zip(params, reference, strict=True):
-        for p, r in zip(pair, ref_pair, strict=True):
+    for layer, ref_layer in zip(params, reference, strict=True):
+        for p, r in zip(_tensors(layer), _tensors(ref_layer), strict=True):
             r64 = np.asarray(r, np.float64)
             scale = max(float(np.abs(r64).max()), np.finfo(np.float64).tiny)
             worst = max(worst, float(np.abs(np.asarray(p, np.float64) - r64).max()) / scale)
@@ -35,13 +41,15 @@ def compare_backends(
     learning_rate: float,
     momentum: float,
     seed: int = 0,
+    devices: Any = 1,
     progress: Callable[[str], Callable[[Progress], None] | None] | None = None,
 ) -> dict[str, Any]:
     """Train ``params`` on ``dataset`` with each backend from the same start on the same
     batches. Returns ``{"results": {backend: TrainResult}, "wall": {backend: seconds},
     "divergence": {backend: max relative parameter difference from the reference},
     "reference": backend}``; the reference is numpy if it ran, else the first backend.
-    ``progress(backend)`` may return a per-backend progress callback."""
+    ``progress(backend)`` may return a per-backend progress callback; ``devices`` goes to
+    the jax backend (data-parallel training: the same trajectory)."""
     from ..backends import get_backend
     from . import train
 
@@ -63,6 +71,7 @@ def compare_backends(
             seed=seed,
             validation=(dataset.x_val, dataset.y_val),
             progress=None if progress is None else progress(name),
+            **({"devices": devices} if name == "jax" else {}),
         )
         wall[name] = time.perf_counter() - start
     reference = "numpy" if "numpy" in results else next(iter(results))
