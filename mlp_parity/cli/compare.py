@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _args
+from . import _args, _distributed
 from ._console import EpochProgress, pct, print_epoch, versions, write_results
 from .train import TRAINING_MEMORY, check_shapes, epochs_text, speed_text
 
@@ -53,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         f"by > {PARITY_RTOL:g})",
     )
     _args.add_out_arg(p, "compare.json/.png")
+    _distributed.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -81,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.epochs < 1:  # nothing to compare without a training step
         raise ValueError(f"--epochs must be >= 1 for compare, got {args.epochs}")
+    args.devices = _distributed.init_from_args(args)  # before JAX initialises
     backends = parse_backends(args.backends)
+    if args.devices != 1 and "jax" not in backends:
+        raise ValueError(
+            "--devices trains the jax backend data-parallel: include jax in --backends"
+        )
     for name in backends:
         check_settings(
             backend=name,
@@ -109,6 +115,7 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
     print(
         f"compare {spec} ({args.dtype}) on {', '.join(backends)}: {epochs_text(args.epochs)}, "
         f"batch {args.batch_size}, lr {args.lr:g}, momentum {args.momentum:g}, seed {args.seed}"
+        + (f"; jax data-parallel on {args.devices} devices" if args.devices != 1 else "")
     )
     started = time.perf_counter()
     report = trajectories.compare_backends(
@@ -121,6 +128,7 @@ def _compare(args: argparse.Namespace, spec: Any, ds: Any, out: Path, backends: 
         learning_rate=args.lr,
         momentum=args.momentum,
         seed=args.seed,
+        devices=args.devices,
         progress=lambda name: EpochProgress(name, print_epoch(f"  {name:<6} ")),
     )
     total = time.perf_counter() - started
@@ -208,6 +216,7 @@ def _json(
             "learning_rate": args.lr,
             "momentum": args.momentum,
             "seed": args.seed,
+            "jax_devices": args.devices,
             "init": f"init_params(seed={args.seed})",
             "batch_order": "np.random.default_rng(seed).permutation(n) per epoch",
             "train_metrics": "mean over the epoch's batches, before each update",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import _args
+from . import _args, _distributed
 from ._console import EpochProgress, pct, print_epoch
 
 DESCRIPTION = "Train one backend's network on a digits dataset; save or load it as .npz."
@@ -65,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="start from a model saved by --save (its sizes/activation/loss; PARAMS finds "
         "PARAMS.npz too); momentum restarts at 0",
     )
+    _distributed.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from ..params import check_fits, init_params, save_params, training_bytes
     from ..train import check_settings, train
 
+    devices = _distributed.init_from_args(args)  # before JAX initialises
     epochs, batch_size, lr, momentum, seed = check_settings(
         backend=args.backend,
         epochs=args.epochs,
@@ -164,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"train {spec} ({dtype}) on {args.backend}: {epochs_text(epochs)}, batch "
             f"{batch_size}, lr {lr:g}, momentum {momentum:g}, seed {seed}"
+            + (f", data-parallel on {devices} devices" if devices != 1 else "")
         )
         result = train(
             spec,
@@ -178,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
             seed=seed,
             validation=(ds.x_val, ds.y_val),
             progress=EpochProgress(args.backend, print_epoch()),
+            devices=devices,
         )
         h = result.history
         print(
