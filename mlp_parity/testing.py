@@ -45,14 +45,27 @@ def assert_backprop_matches(
     *,
     activation: str | tuple[str, ...],
     loss: str,
+    output_activation: str = "identity",
+    reduction: str = "mean",
+    loss_scale: float = 1.0,
+    l2: float = 0.0,
+    use_bias: bool = True,
+    layout: str = "rows",
+    params: str = "list",
     sizes: Sequence[int] | None = None,
+    min_depth: int | None = None,
+    max_depth: int | None = None,
+    input_width: int | None = None,
+    output_width: int | None = None,
     max_examples: int = 100,
     seed: int | None = None,
     deadline_s: float | None = None,
     progress: bool | None = None,
 ) -> BackpropReport:
     """Run :func:`mlp_parity.debug.check_backprop` and raise ``AssertionError`` (its report as
-    the message) unless ``grad_fn`` is right; return the report when it is.
+    the message) unless ``grad_fn`` is right; return the report when it is. Every keyword is
+    :func:`~mlp_parity.debug.check_backprop`'s: the loss conventions, the user's ``layout`` and
+    ``params`` style, the architecture limits.
 
     With ``deadline_s``, a search the time limit cut short passes when it found no mismatch so
     far, with a ``UserWarning`` saying how many examples were checked (``report.complete`` is
@@ -62,7 +75,18 @@ def assert_backprop_matches(
         grad_fn,
         activation=activation,
         loss=loss,
+        output_activation=output_activation,
+        reduction=reduction,
+        loss_scale=loss_scale,
+        l2=l2,
+        use_bias=use_bias,
+        layout=layout,
+        params=params,
         sizes=sizes,
+        min_depth=min_depth,
+        max_depth=max_depth,
+        input_width=input_width,
+        output_width=output_width,
         max_examples=max_examples,
         seed=seed,
         deadline_s=deadline_s,

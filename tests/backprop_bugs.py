@@ -251,10 +251,11 @@ def _relu_prime_at_zero() -> Bug:
     return Bug(
         name="relu_prime_at_zero",
         description=(
-            "ReLU derivative written (z >= 0): wrong only where a hidden pre-activation is exactly"
-            " 0 (the kink). Sizes are fixed to one hidden layer so only W0/b0 can be wrong;"
-            " expected_wrong is an upper bound: b0 is always wrong when the bug shows, W0 too"
-            " unless every sample with a zero pre-activation has an all-zero input row."
+            "ReLU derivative written (z >= 0): differs from relu'(0) = 0 only where a hidden"
+            " pre-activation is exactly 0 (the kink). Not a bug: relu'(0) = 1 is the other valid"
+            " subgradient, and check_backprop accepts it (issue 14), noting which one grad_fn"
+            " uses. Where it differs: b0 always, W0 too unless every sample with a zero"
+            " pre-activation has an all-zero input row."
         ),
         grad_fn=_with_prime(
             "relu", "softmax_cross_entropy", lambda _i, z, _a: (z >= 0).astype(z.dtype)
@@ -603,10 +604,12 @@ def _weight_decay_in_grad() -> Bug:
     )
 
 
+#: relu'(0) = 1: differs from the reference's convention at exact zeros, yet valid.
+RELU_PRIME_ONE_AT_ZERO = _relu_prime_at_zero()
+
 BUGS: list[Bug] = [
     _sigmoid_prime_as_sigmoid(),
     _tanh_prime_missing_square(),
-    _relu_prime_at_zero(),
     _loss_summed_over_batch(),
     _mse_missing_factor_two(),
     _sigmoid_ce_summed_over_outputs(),

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from backprop_bugs import ACTIVATIONS, BUGS, LOSSES, Bug, correct_grad_fn
+from backprop_bugs import ACTIVATIONS, BUGS, LOSSES, RELU_PRIME_ONE_AT_ZERO, Bug, correct_grad_fn
 
 from mlp_parity.examples import tutorial
 
@@ -195,7 +195,7 @@ def test_naive_softmax_overflows_on_large_logits(sizes, logit):
 
 
 def test_relu_kink_bug():
-    bug = next(b for b in BUGS if b.name == "relu_prime_at_zero")
+    bug = RELU_PRIME_ONE_AT_ZERO
     good = correct_grad_fn(bug.activation, bug.loss)
     # the finite-difference slope at a kink is 1/2, so the autodiff convention relu'(0) = 0,
     # implemented (and checked against finite differences elsewhere) by correct_grad_fn, is

@@ -10,6 +10,7 @@ a buggy one must fail.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -71,16 +72,34 @@ def test_readme_has_python_examples():
 
 @requires_jax
 @requires_keras
-def test_plain_examples_run(tmp_path, monkeypatch):
-    """Every block that is not a test module runs, in order, in one namespace."""
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for block in python_blocks():
-        if not _is_test_module(block):
-            exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+def test_plain_examples_run(tmp_path):
+    """Every block that is not a test module runs, in order, in one namespace, in a fresh
+    process whose JAX has 4 simulated CPU devices (the data-parallel examples need them, and
+    JAX fixes its device count when it first initialises)."""
+    script = ["import jax", 'jax.config.update("jax_num_cpu_devices", 4)']
+    script += [b for b in python_blocks() if not _is_test_module(b)]
     # The examples' own claims.
-    assert namespace["report"].ok is False
-    assert namespace["result"].history["val_accuracy"][-1] > 0.9
+    script += [
+        "assert report.ok is False",
+        'assert result.history["val_accuracy"][-1] > 0.9',
+        "assert dp_report.ok",
+        "assert byob.ok and byob_defaults.ok is False",
+        "assert byob_defaults.matching_convention == "
+        "{'output_activation': 'sigmoid', 'reduction': 'sum', 'loss_scale': 0.5}",
+        'assert len(dp_result.history["loss"]) == 2',
+        'print("README examples ran")',
+    ]
+    (tmp_path / "readme_examples.py").write_text("\n\n".join(script))
+    out = subprocess.run(
+        [sys.executable, "readme_examples.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={"MLP_PARITY_OFFLINE": "1", **os.environ},
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "README examples ran" in out.stdout
 
 
 def _run_pytest(tmp_path: Path, batch_scale: str) -> subprocess.CompletedProcess:
@@ -93,7 +112,7 @@ def _run_pytest(tmp_path: Path, batch_scale: str) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         timeout=900,
-        env={k: v for k, v in __import__("os").environ.items() if k != "HYPOTHESIS_PROFILE"},
+        env={k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"},
     )
 
 

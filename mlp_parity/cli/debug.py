@@ -23,10 +23,19 @@ example:
 
   where mybackprop.py defines grad(params, x, y) -> [(dW0, db0), ...], W (fan_in, fan_out),
   x (batch, in), y (batch, out). Progress goes to stderr, the report to stdout.
+
+  mlp-parity debug network.py:Network.backprop_batch --activation sigmoid --loss mse \
+      --output-activation sigmoid --reduction sum --loss-scale 0.5 --layout columns
+  mlp-parity debug course.py:make_grad_fn() --activation relu --loss sigmoid_cross_entropy \
+      --layout columns --params dict --output-width 1 --min-depth 2 --max-depth 2
+
+  A target Class.method is called on Class() (made with no arguments); a target ending in
+  "()" is a factory called once with no arguments, returning grad_fn.
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The ``debug`` subcommand. Long because each option is declared with its help text."""
     from ..spec import ACTIVATIONS, LOSSES
 
     p = sub.add_parser(
@@ -55,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         default=None,
         help="fix the layer widths, e.g. 784,128,10 (default: drawn, depth 1-4, widths 1-8)",
     )
+    _add_convention_args(p)
     p.add_argument(
         "--max-examples",
         type=int,
@@ -74,11 +84,97 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "(default: no limit)",
     )
     p.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="the target is make_grad_fn(mesh) -> grad_fn(params, x, y[, mask]): check it on "
+        "meshes of --device-counts devices against one float64 device",
+    )
+    p.add_argument(
+        "--device-counts",
+        type=_args.sizes,
+        default=(1, 2, 4),
+        metavar="1,2,4",
+        help="with --data-parallel: mesh sizes to try (simulated on the CPU; default 1,2,4)",
+    )
+    p.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress on stderr (default: a bar on a terminal, else a line every few s)",
     )
     p.set_defaults(func=run)
+
+
+def _add_convention_args(p: argparse.ArgumentParser) -> None:
+    """The loss conventions, the user's layout and the limits on drawn architectures."""
+    from ..debug.layouts import LAYOUTS, PARAM_KINDS
+    from ..spec import OUTPUT_ACTIVATIONS, REDUCTIONS
+
+    p.add_argument(
+        "--output-activation",
+        default="identity",
+        choices=sorted(OUTPUT_ACTIVATIONS),
+        help="activation the output layer applies before the loss (default identity)",
+    )
+    p.add_argument(
+        "--reduction",
+        default="mean",
+        choices=sorted(REDUCTIONS),
+        help="mean (the loss's natural mean), sum, or batch_mean (default mean)",
+    )
+    p.add_argument(
+        "--loss-scale",
+        type=_positive,
+        default=1.0,
+        metavar="S",
+        help="factor on the loss, 0.5 for 1/2 ||a - y||^2 (default 1)",
+    )
+    p.add_argument("--l2", type=_non_negative, default=0.0, help="L2 term l2 * sum W^2 (default 0)")
+    p.add_argument("--no-bias", action="store_true", help="the network has no biases")
+    p.add_argument(
+        "--layout",
+        default="rows",
+        choices=LAYOUTS,
+        help="rows: W (in, out), x (batch, in); columns: W (out, in), b (out, 1), x (in, batch)",
+    )
+    p.add_argument(
+        "--params",
+        default="list",
+        choices=PARAM_KINDS,
+        help='list [(W0, b0), ...] or dict {"W1": ..., "b1": ...} (default list)',
+    )
+    for flag, what in (
+        ("--min-depth", "fewest weight layers drawn"),
+        ("--max-depth", "most weight layers drawn"),
+        ("--input-width", "fix the input width of drawn networks"),
+        ("--output-width", "fix the output width of drawn networks"),
+    ):
+        p.add_argument(flag, type=_args.int_at_least(1), default=None, metavar="N", help=what)
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -121,12 +217,49 @@ def load_function(target: str) -> Callable[..., Any]:
         raise ImportError(f"cannot import {where}: {_first_line(e)}") from None
     except (Exception, SystemExit) as e:
         raise ValueError(f"{where} raised {type(e).__name__} at import: {_first_line(e)}") from None
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
-        listed = ", ".join(found[:10]) + (f", ... ({len(found)} in all)" if len(found) > 10 else "")
-        raise ValueError(f"{where} has no function {name!r}; it has: {listed or 'none'}")
+    factory = name.endswith("()")
+    path = name[:-2] if factory else name
+    fn = _resolve(module, where, path)
+    if factory:
+        try:
+            fn = fn()
+        except Exception as e:
+            raise ValueError(
+                f"{where}:{name} raised {type(e).__name__}: {_first_line(e)}"
+            ) from None
+        if not callable(fn):
+            raise ValueError(f"{where}:{name} returned {type(fn).__name__}, not a grad_fn")
     return fn
+
+
+def _resolve(module: Any, where: str, path: str) -> Callable[..., Any]:
+    """``function`` or ``Class.method`` in ``module``; a method of a class is bound to an
+    instance made with no arguments."""
+    import inspect
+
+    obj: Any = module
+    for i, part in enumerate(path.split(".")):
+        if isinstance(obj, type) and inspect.isfunction(inspect.getattr_static(obj, part, None)):
+            try:
+                obj = obj()
+            except Exception as e:
+                raise ValueError(
+                    f"{where}: {obj.__name__}() raised {type(e).__name__}: {_first_line(e)}"
+                    f" (a target Class.method needs a class made with no arguments)"
+                ) from None
+        nxt = getattr(obj, part, None)
+        if nxt is None or (i == path.count(".") and not callable(nxt)):
+            found = (
+                sorted(k for k, v in vars(obj).items() if callable(v) and not k.startswith("_"))
+                if hasattr(obj, "__dict__")
+                else []
+            )
+            listed = ", ".join(found[:10]) + (
+                f", ... ({len(found)} in all)" if len(found) > 10 else ""
+            )
+            raise ValueError(f"{where} has no function {path!r}; it has: {listed or 'none'}")
+        obj = nxt
+    return obj
 
 
 def _is_path(where: str) -> bool:
@@ -163,15 +296,49 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 when a wrong gradient was found."""
     from ..debug import check_backprop
 
+    if args.data_parallel:
+        return _run_data_parallel(args)
     report = check_backprop(
         load_function(args.target),
         activation=args.activation,
         loss=args.loss,
+        output_activation=args.output_activation,
+        reduction=args.reduction,
+        loss_scale=args.loss_scale,
+        l2=args.l2,
+        use_bias=not args.no_bias,
+        layout=args.layout,
+        params=args.params,
+        min_depth=args.min_depth,
+        max_depth=args.max_depth,
+        input_width=args.input_width,
+        output_width=args.output_width,
         sizes=args.sizes,
         max_examples=args.max_examples,
         seed=args.seed,
         deadline_s=args.time_limit,
         progress=False if args.no_progress else True,
+    )
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _run_data_parallel(args: argparse.Namespace) -> int:
+    """``--data-parallel``: :func:`mlp_parity.parallel.check_data_parallel`; exit 1 when wrong."""
+    from ..parallel import check_data_parallel, simulate_cpu_devices
+
+    simulate_cpu_devices(max(args.device_counts))  # before JAX initialises
+    if not isinstance(args.activation, str):
+        raise ValueError("--data-parallel takes one --activation for every hidden layer")
+    report = check_data_parallel(
+        load_function(args.target),
+        activation=args.activation,
+        loss=args.loss,
+        device_counts=args.device_counts,
+        sizes=args.sizes,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        deadline_s=args.time_limit,
     )
     print(report)
     return 0 if report.ok else 1

@@ -3,6 +3,7 @@ clear ``TypeError``/``ValueError`` naming the argument, never a failure minutes 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -46,3 +47,69 @@ def check_fits(spec: MLPSpec) -> None:
 
     extra = (COPIES_PER_EXAMPLE - 1) * params_bytes(spec, "float64")
     fits(spec, "float64", extra_bytes=extra, what="memory to check grad_fn")
+
+
+def optional_count(name: str, value: object, least: int) -> int | None:
+    """None, or ``value`` as an int ``>= least``."""
+    return None if value is None else count(name, value, least)
+
+
+def limits(
+    sizes: object,
+    min_depth: object,
+    max_depth: object,
+    input_width: object,
+    output_width: object,
+):
+    """The drawn architectures' :class:`~mlp_parity.debug.search.Limits`; with ``sizes``
+    given, every limit must agree with it (``ValueError`` naming both)."""
+    from .search import DEPTHS, Limits
+
+    lo = optional_count("min_depth", min_depth, 1)
+    hi = optional_count("max_depth", max_depth, 1)
+    n_in = optional_count("input_width", input_width, 1)
+    n_out = optional_count("output_width", output_width, 1)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"min_depth ({lo}) must be <= max_depth ({hi})")
+    if lo is None:
+        lo = min(DEPTHS[0], hi) if hi is not None else DEPTHS[0]
+    if hi is None:
+        hi = max(DEPTHS[1], lo)
+    out = Limits(lo, hi, n_in, n_out)
+    if sizes is not None:
+        depth = len(sizes) - 1  # type: ignore[arg-type]
+        if not lo <= depth <= hi:
+            raise ValueError(
+                f"sizes {tuple(sizes)} has depth {depth}, outside min_depth={lo}, max_depth={hi}"  # type: ignore[arg-type]
+            )
+        if n_in is not None and sizes[0] != n_in:  # type: ignore[index]
+            raise ValueError(f"sizes {tuple(sizes)} disagrees with input_width={n_in}")  # type: ignore[arg-type]
+        if n_out is not None and sizes[-1] != n_out:  # type: ignore[index]
+            raise ValueError(f"sizes {tuple(sizes)} disagrees with output_width={n_out}")  # type: ignore[arg-type]
+    return out
+
+
+#: The spec's loss conventions (keyword arguments of check_backprop).
+CONVENTIONS = ("output_activation", "reduction", "loss_scale", "l2")
+#: Their defaults, today's behaviour, as the spec declares them.
+CONVENTION_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(MLPSpec) if f.name in CONVENTIONS
+}
+
+
+def conventions(**given: object) -> dict[str, object]:
+    """The non-default conventions among ``given`` (None means the default)."""
+    out = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        default = CONVENTION_DEFAULTS[key]
+        if isinstance(default, float) and not isinstance(value, str):
+            if isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{key} must be a number, got {value!r}")
+            if value == default:
+                continue
+        elif value == default:
+            continue
+        out[key] = value
+    return out

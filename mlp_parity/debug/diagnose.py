@@ -1,13 +1,13 @@
-"""Every diagnosis the debugger writes, in one place: what is wrong with each tensor (a pure
-scale and what it may mean, a flipped sign, a transpose, zeros, NaNs, a kink), where backprop
-first goes wrong, and the verdict written into the report. Facts about activations and losses
-come from the tables in :mod:`mlp_parity.spec`."""
+"""Every per-tensor diagnosis the debugger writes: what is wrong with each tensor (a pure scale
+and what it may mean, an L2 term, a flipped sign, a transpose, zeros, NaNs, a kink), the
+conventions grad_fn is right for instead (:mod:`.discovery`), and the verdict written into the
+report. Scale factors are read in :mod:`.scales`, the first wrong layer found in
+:mod:`.localize`. Facts about activations and losses come from the tables in
+:mod:`mlp_parity.spec`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from fractions import Fraction
+import re
 
 import numpy as np
 
@@ -15,8 +15,19 @@ from ..gradcheck import TensorComparison
 from ..params import Params
 from ..spec import ACTIVATIONS, LOSSES, MLPSpec
 from ..tolerance import rtol_for
+from .arguments import CONVENTION_DEFAULTS
+from .discovery import Setting, describe, discover
 from .evaluate import Evaluation, GradFn, Reference, evaluate_problem
+from .layouts import UserLayout
+from .localize import localize
 from .report import BackpropReport, Counterexample, TensorCheck, fmt_num
+from .scales import _close, _factor_text, _Hints, _one_more_sample, _Status
+
+#: The largest logit below which exp cannot overflow in float64 (exp(709.78) is the largest).
+EXP_OVERFLOW = 709.0
+#: Cosine with the true gradient above which a small error is "slightly off", not a direction.
+SLIGHTLY = 1 - 1e-6
+CONVENTION_IDENTITY = CONVENTION_DEFAULTS["output_activation"]
 
 
 def fill_report(
@@ -27,38 +38,90 @@ def fill_report(
     params: Params,
     x: np.ndarray,
     y: np.ndarray,
+    *,
+    layout: UserLayout | None = None,
+    setting: Setting | None = None,
 ) -> None:
-    """Evaluate the counterexample once more and write the verdict into ``report``."""
-    ce = Counterexample(spec, params, x, y)
+    """Evaluate the counterexample once more and write the verdict into ``report``; with
+    ``setting``, also look for the conventions grad_fn is right for."""
+    layout = layout or UserLayout()
+    ce = Counterexample(spec, params, x, y, layout)
     report.ok = False
     report.counterexample = ce
-    ev = evaluate_problem(grad_fn, reference, spec, params, x, y)
-    report.wrong = ev.wrong
+    ev = evaluate_problem(grad_fn, reference, spec, params, x, y, layout=layout)
+    report.wrong = frozenset(layout.name(n) for n in ev.wrong)
     report.grad_dtype = ev.dtype
     if ev.error is not None:
         report.error = ev.error
-        report.summary = (
-            "fix the structure first: grad_fn must return [(dW0, db0), ...] shaped like params"
-        )
+        shape = "[(dW0, db0), ...]" if layout.is_default else f"its gradients ({layout.describe()})"
+        report.summary = f"fix the structure first: grad_fn must return {shape} shaped like params"
         if ev.error.startswith("grad_fn raised"):
             report.summary = "grad_fn crashed on this input (see the error above)"
         return
     if ev.ok:
         report.notes.append("grad_fn passed when rerun on this example: it is not deterministic")
         report.wrong = frozenset()
-    report.tensors, report.summary = _diagnose(ev, ce, grad_fn, reference)
+    match = None
+    if setting is not None and not ev.ok:
+        match = discover(grad_fn, reference, setting, (spec, params, x, y))
+    report.matching_convention = match
+    tensors, summary = _diagnose(ev, ce, grad_fn, reference, match)
+    rename = _renamer(layout)
+    report.tensors = [
+        TensorCheck(layout.name(t.name), t.comparison, t.ok, rename(t.diagnosis), t.shape)
+        for t in tensors
+    ]
+    report.summary = rename(summary)
+    if match:
+        report.summary = _match_text(match, setting) + (
+            f" (as declared: {report.summary})" if report.summary else ""
+        )
+
+
+def _renamer(layout: UserLayout):
+    """Rewrites ``W0``, ``db1``, ... in a text into the user's names."""
+    if not layout.keyed:
+        return lambda text: text
+    pattern = re.compile(r"\b(d?[Wb])(\d+)\b")
+    return lambda text: pattern.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", text)
+
+
+def _match_text(match: dict, setting: Setting | None) -> str:
+    """The sentence naming the conventions grad_fn is right for."""
+    text = (
+        f"grad_fn computes the gradient for {describe(match)} instead of the declared"
+        f" conventions: check_backprop(..., {describe(match)}) passes on this counterexample"
+        " and on re-checked problems of other batch sizes"
+    )
+    if "output_activation" in match and setting is not None:
+        declared = setting.declared("output_activation")
+        if match["output_activation"] != CONVENTION_IDENTITY:
+            text += "; does your output layer apply an activation?"
+        elif declared != CONVENTION_IDENTITY:
+            text += f"; your gradient leaves out the declared output activation ({declared})"
+    if "l2" in match:
+        text += f" (an L2 term l2 * sum(W**2) with lambda = {match['l2']:.6g})"
+    return text
 
 
 def _diagnose(
-    ev: Evaluation, ce: Counterexample, grad_fn: GradFn, reference: Reference
+    ev: Evaluation,
+    ce: Counterexample,
+    grad_fn: GradFn,
+    reference: Reference,
+    match: dict | None,
 ) -> tuple[list[TensorCheck], str]:
-    """Per-tensor diagnoses and the localisation line for a failing evaluation."""
+    """Per-tensor diagnoses and the localisation line for a failing evaluation (internal
+    names)."""
     assert ev.got is not None and ev.ref is not None
+    names = ce.spec.tensor_names
+    keep = set(ev.names)
     flat_got = [t for pair in ev.got for t in pair]
     flat_ref = [t for pair in ev.ref for t in pair]
-    rtol = max(max(1e-6, 50 * rtol_for(g.dtype)) for g in flat_got)
+    tensors = [(n, g, r) for n, g, r in zip(names, flat_got, flat_ref) if n in keep]
+    rtol = max(max(1e-6, 50 * rtol_for(g.dtype)) for _, g, _ in tensors)
     statuses, rows = {}, []
-    for (c, tolerance, ok), got, ref in zip(ev.checks, flat_got, flat_ref):
+    for (c, tolerance, ok), (_, got, ref) in zip(ev.checks, tensors):
         tol = tolerance.entries()
         got64 = got.astype(np.float64)
         statuses[c.name] = _tensor_status(got64, ref, tol, ok)
@@ -69,7 +132,11 @@ def _diagnose(
         """The factor, with one more sample in the batch, of the tensors that are ``s`` x."""
         if not bigger:
             more = _one_more_sample(ce)
-            bigger.append(evaluate_problem(grad_fn, reference, ce.spec, ce.params, more.x, more.y))
+            bigger.append(
+                evaluate_problem(
+                    grad_fn, reference, ce.spec, ce.params, more.x, more.y, layout=ce.layout
+                )
+            )
         ev2 = bigger[0]
         if ev2.error is not None:
             return None
@@ -83,18 +150,16 @@ def _diagnose(
     hints_for = _Hints(ce, rtol, probe)
     checks = []
     for c, ok, got64, ref, tol in rows:
-        diag = "" if ok else _diagnose_tensor(got64, ref, c, tol, statuses[c.name], hints_for)
-        checks.append(TensorCheck(c.name, c, ok, diag))
-    return checks, _localize(ce.spec, statuses, hints_for)
-
-
-@dataclass
-class _Status:
-    """A wrong or right tensor as a factor of the true one: ``scale`` None if not a pure scale;
-    ``free`` if both are zero (any factor fits)."""
-
-    scale: float | None
-    free: bool = False
+        diag = ""
+        if not ok:
+            W = ce.params[int(c.name[1:])][0] if c.name[0] == "W" else None
+            if c.name in ev.bad_shapes and (not ce.layout.is_default or c.name[0] == "b"):
+                diag = ce.layout.shape_text(c.name, *ev.bad_shapes[c.name])
+            else:
+                diag = _diagnose_tensor(got64, ref, c, tol, statuses[c.name], hints_for, W, match)
+        shape = ce.layout.shape_of(c.name, ce.sizes)
+        checks.append(TensorCheck(c.name, c, ok, diag, shape))
+    return checks, localize(ce.spec, statuses, hints_for)
 
 
 def _tensor_status(got: np.ndarray, ref: np.ndarray, tol: np.ndarray, ok: bool) -> _Status:
@@ -111,100 +176,18 @@ def _tensor_status(got: np.ndarray, ref: np.ndarray, tol: np.ndarray, ok: bool) 
     return _Status(None)
 
 
-# ----------------------------------------------------------------------------------------------
-# What a scale factor may mean
-
-
-def _close(a: float, b: float, rtol: float) -> bool:
-    return bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= rtol * max(abs(a), abs(b)))
-
-
-def _factor_text(s: float, rtol: float) -> str:
-    """``10``, ``1/3``, ``-1``, ``2/3`` or ``0.3742``."""
-    n = round(s)
-    if n and _close(s, n, rtol) and abs(n) <= 100_000:
-        return str(n)
-    if s and _close(1 / s, round(1 / s), rtol) and round(1 / s):
-        k = round(1 / s)
-        return ("-" if k < 0 else "") + f"1/{abs(k)}"
-    frac = Fraction(s).limit_denominator(12)
-    if _close(float(frac), s, rtol):
-        return f"{frac.numerator}/{frac.denominator}"
-    digits = 4 if abs(s - 1) > 1e-3 else 8  # 1.000083, not 1
-    return f"{s:.{digits}g}"
-
-
-def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
-    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes."""
-    batch, n_out, n_in = ce.batch, ce.sizes[-1], ce.sizes[0]
-    loss = LOSSES[ce.spec.loss]
-    out_sum = (
-        "the gradient is of the sum over outputs while the loss is their mean"
-        if loss.averages_outputs
-        else "softmax cross-entropy sums over outputs already; something multiplies by them"
+def _l2_text(got: np.ndarray, ref: np.ndarray, W: np.ndarray | None, tol: np.ndarray) -> str:
+    """``difference is exactly c·W (an L2 term ...)`` when got - ref is a multiple of W."""
+    if W is None or got.shape != W.shape or not np.any(W):
+        return ""
+    d = got - ref
+    c = float(np.vdot(d, W)) / float(np.vdot(W, W))
+    if c == 0 or not np.all(np.abs(d - c * W) <= tol):
+        return ""
+    return (
+        f"difference is exactly {c:.6g}·W (an L2 term with l2={c / 2:.6g}: the gradient of"
+        f" l2 * sum(W**2) is 2 * l2 * W)"
     )
-    out_div = (
-        "divided by the outputs twice"
-        if loss.averages_outputs
-        else "divided by the outputs, but softmax cross-entropy is averaged over the batch only"
-    )
-    candidates = [
-        (batch, "batch size", "summed over the batch instead of averaged"),
-        (1 / batch, "1/batch size", "divided by the batch twice (the delta already carries it)"),
-        (n_out, "number of outputs", out_sum),
-        (1 / n_out, "1/number of outputs", out_div),
-        (batch * n_out, "batch x outputs", "summed over batch and outputs instead of averaged"),
-        (1 / (batch * n_out), "1/(batch x outputs)", "divided by batch and outputs twice"),
-        (n_in, "number of inputs", "the batch size was taken from the wrong axis"),
-        (
-            1 / n_in,
-            "1/number of inputs",
-            "the batch size was taken from the wrong axis (e.g."
-            " len(np.squeeze(x)) counts the inputs at batch 1)",
-        ),
-        *loss.scale_hints,
-    ]
-    if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
-        candidates = [c for c in candidates if "x" not in c[1]]
-    return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
-
-
-def _one_more_sample(ce: Counterexample) -> Counterexample:
-    """``ce`` with its first sample repeated at the end of the batch."""
-    x, y = np.concatenate([ce.x, ce.x[:1]]), np.concatenate([ce.y, ce.y[:1]])
-    return Counterexample(ce.spec, ce.params, x, y)
-
-
-@dataclass
-class _Hints:
-    """Explains scale factors by the counterexample's sizes. When several explanations fit,
-    ``probe(s)`` (the factor of the same tensors with one more sample in the batch) keeps only
-    those that follow it, e.g. "= batch size" but not "= number of outputs" at batch = outputs."""
-
-    ce: Counterexample
-    rtol: float
-    probe: Callable[[float], float | None] | None = None
-
-    def __call__(self, s: float) -> str:
-        """What factor ``s`` may mean, e.g. ``= batch size: summed over ...``; "" if nothing."""
-        found = _scale_hints(s, self.ce, self.rtol)
-        s2 = self.probe(s) if self.probe is not None else None
-        if s2 is not None and _close(s2, 1.0, self.rtol) and not _close(s, 1.0, self.rtol):
-            b = self.ce.batch
-            kept = [f"= {w}: {why}" for w, why in found if "batch" in w or "inputs" in w]
-            special = (
-                f"only at batch {b}: with one more sample the gradient is right, so a batch of"
-                f" {b} is treated specially" + (" (np.squeeze?)" if b == 1 else "")
-            )
-            return "; ".join(["; or ".join(kept), special] if kept else [special])
-        if s2 is not None and len(found) > 1:
-            follow = {what for what, _ in _scale_hints(s2, _one_more_sample(self.ce), self.rtol)}
-            found = [h for h in found if h[0] in follow] or found
-        return "; or ".join(f"= {what}: {why}" for what, why in found)
-
-
-# ----------------------------------------------------------------------------------------------
-# One tensor
 
 
 def _diagnose_tensor(
@@ -214,6 +197,8 @@ def _diagnose_tensor(
     tol: np.ndarray,
     status: _Status,
     hints_for: _Hints,
+    W: np.ndarray | None = None,
+    match: dict | None = None,
 ) -> str:
     """One line on what is wrong with a tensor, from the most specific finding (shape, NaN,
     all zeros, a pure scale, a transpose) to the least (a wrong direction)."""
@@ -223,6 +208,11 @@ def _diagnose_tensor(
     if not np.all(np.isfinite(got)):
         bad = int((~np.isfinite(got)).sum())
         return f"non-finite: {bad} of {got.size} entries NaN/inf" + _overflow_hint(ce)
+    l2 = _l2_text(got, ref, W, tol)
+    if l2:
+        return l2
+    if match and "output_activation" in match:
+        return f"right for {describe(match)} (see the summary): not a bug in this tensor alone"
     if not np.any(got):
         return (
             "zero where it should not be: all zeros while the true gradient is not (never "
@@ -247,6 +237,11 @@ def _diagnose_tensor(
         return (
             f"nonzero at {int(diff.sum())} of {got.size} entries whose true gradient is "
             f"exactly 0; the rest are right{_exact_zero_hint(ce)}"
+        )
+    if np.isfinite(c.cosine) and c.cosine > SLIGHTLY:
+        return (
+            f"slightly off: cosine {fmt_num(c.cosine)} with the true gradient, max rel error"
+            f" {c.max_rel:.3g} (an epsilon, a clip, a float32 step or an approximation?)"
         )
     return (
         f"wrong direction: cosine {fmt_num(c.cosine)} with the true gradient, best-fit scale "
@@ -288,119 +283,23 @@ def _exact_zero_hint(ce: Counterexample) -> str:
 
 
 def _overflow_hint(ce: Counterexample) -> str:
-    from ..backends import numpy_backprop
+    """An overflowed exp (logits past ~709) told apart from an underflow: an output that
+    rounded to exactly 0 or 1, then divided by (0 * inf = NaN)."""
+    from ..spec.conventions import network_output
+    from .variants import _forward
 
+    z = _forward(ce.spec, ce.params, ce.x)[2]
+    m = float(np.abs(z).max()) if z.size and np.all(np.isfinite(z)) else 0.0
+    if m > EXP_OVERFLOW:
+        return f" (logits reach {m:.3g}: {LOSSES[ce.spec.loss].overflow_advice})"
     with np.errstate(all="ignore"):
-        z = numpy_backprop.logits(ce.spec, ce.params, ce.x)
-    m = float(np.abs(z).max()) if z.size else 0.0
+        a = network_output(ce.spec, z)
+    if m > 30 and np.any((a == 0) | (a == 1)):
+        return (
+            f" (logits reach {m:.3g}: an output rounds to exactly 0 or 1, so a division by it"
+            " or by a*(1 - a) underflows to 0 * inf: simplify the delta analytically,"
+            " e.g. (a - y) for a sigmoid with cross-entropy)"
+        )
     if m > 80:
         return f" (logits reach {m:.3g}: {LOSSES[ce.spec.loss].overflow_advice})"
     return ""
-
-
-# ----------------------------------------------------------------------------------------------
-# Where backprop first goes wrong
-
-
-def _scale_phrase(s: float, hints_for: _Hints) -> str:
-    """``10 (= number of outputs: ...)``: a factor and what it may mean."""
-    if _close(s, -1.0, hints_for.rtol):
-        return "-1 (sign flipped)"
-    hints = hints_for(s)
-    return _factor_text(s, hints_for.rtol) + (f" ({hints})" if hints else "")
-
-
-def _localize(spec: MLPSpec, statuses: dict[str, _Status], hints_for: _Hints) -> str:
-    """One line: the layers that are right (up to one common scale) counting from the output,
-    and the first layer, where backprop goes wrong first."""
-    rtol = hints_for.rtol
-
-    def fits(st: _Status, s: float | None) -> bool:
-        if st.free:
-            return True
-        return st.scale is not None and s is not None and _close(st.scale, s, rtol)
-
-    if all(fits(statuses[n], 1.0) for n in spec.tensor_names):
-        return ""
-    s: float | None = None
-    right: list[str] = []
-    for i in range(spec.num_layers - 1, -1, -1):
-        w, b = statuses[f"W{i}"], statuses[f"b{i}"]
-        if s is None:  # the first constrained layer (from the output) sets the common scale
-            if w.free and b.free:
-                right += [f"W{i}", f"b{i}"]
-                continue
-            shared = [
-                st.scale for st in (w, b) if not st.free and fits(w, st.scale) and fits(b, st.scale)
-            ]
-            if shared:
-                s = shared[0]
-        if s is not None and fits(w, s) and fits(b, s):
-            right += [f"W{i}", f"b{i}"]
-            continue
-        return _entry_line(spec, i, w, b, s, right, statuses, hints_for)
-    assert s is not None
-    return (
-        f"every tensor is the true gradient times {_scale_phrase(s, hints_for)}: one global"
-        f" factor, in the loss's normalisation or the output delta"
-        f" ({LOSSES[spec.loss].description})"
-    )
-
-
-def _entry_line(
-    spec: MLPSpec,
-    i: int,
-    w: _Status,
-    b: _Status,
-    s: float | None,
-    right: list[str],
-    statuses: dict[str, _Status],
-    hints_for: _Hints,
-) -> str:
-    """The localisation sentence when layer ``i`` is the first (from the output) that is not
-    ``s`` x the truth."""
-    rtol = hints_for.rtol
-    parts = []
-    if right:
-        listed = ", ".join(right)
-        if s is None or _close(s, 1.0, rtol):
-            parts.append(f"{listed} right")
-        else:
-            parts.append(f"{listed} right up to a scale of {_scale_phrase(s, hints_for)}")
-    if s is None:  # the output layer's W and b disagree: the one that is right sets the scale
-        right_one = any(st.scale is not None and _close(st.scale, 1.0, rtol) for st in (w, b))
-        s = 1.0 if right_one else None
-
-    def fits(st: _Status) -> bool:
-        return st.free or (st.scale is not None and s is not None and _close(st.scale, s, rtol))
-
-    def also(kind: str) -> str:
-        below = [f"{kind}{j}" for j in range(i)]
-        if below and all(not fits(statuses[n]) for n in below):
-            return f"; every {kind} below is wrong too, so look at that formula, not the deltas"
-        return ""
-
-    where = "the output layer, layer" if i == spec.num_layers - 1 else "layer"
-    if fits(w) and not fits(b):
-        cause = (
-            f"b{i} only (W{i}, hence delta{i}, is consistent): check "
-            f"db{i} = delta{i}.sum(axis=0)" + also("b")
-        )
-    elif fits(b) and not fits(w):
-        a = "x" if i == 0 else f"the activations f(z{i - 1}), not the pre-activations"
-        cause = (
-            f"W{i} only (b{i}, hence delta{i}, is consistent): check "
-            f"dW{i} = a{i}.T @ delta{i} with a{i} the layer's input ({a})" + also("W")
-        )
-    elif i == spec.num_layers - 1:
-        cause = (
-            f"check the output delta dL/dz, the loss's gradient ({LOSSES[spec.loss].description})"
-        )
-    else:
-        act = spec.hidden_activations[i]
-        cause = (
-            f"check the derivative of its activation ({act}) in "
-            f"delta{i} = (delta{i + 1} @ W{i + 1}.T) * {act}'(z{i})"
-        )
-    parts.append(f"the error enters at {where} {i}: {cause}")
-    return "; ".join(parts)

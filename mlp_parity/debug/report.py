@@ -10,7 +10,8 @@ import numpy as np
 from ..gradcheck import TensorComparison
 from ..params import Params
 from ..spec import MLPSpec
-from .search import BATCHES, DEPTHS, WIDTHS
+from .layouts import UserLayout
+from .search import Limits
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,13 @@ class Counterexample:
     params: Params
     x: np.ndarray
     y: np.ndarray
+    layout: UserLayout = UserLayout()
+
+    @property
+    def args(self) -> tuple[object, np.ndarray, np.ndarray]:
+        """``(params, x, y)`` as grad_fn takes them (its layout): ``grad_fn(*ce.args)``."""
+        lay = self.layout
+        return lay.params_to_user(self.params), lay.data_to_user(self.x), lay.data_to_user(self.y)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -39,6 +47,7 @@ class TensorCheck:
     comparison: TensorComparison
     ok: bool
     diagnosis: str = ""
+    shape: tuple[int, ...] = ()
 
 
 @dataclass
@@ -51,6 +60,11 @@ class BackpropReport:
     ``examples_run`` the problems grad_fn was checked on, while searching and shrinking:
     ``examples_searched`` (distinct problems tried until the failure was found, the failing
     one included; at most ``max_examples``) plus ``shrink_calls``.
+
+    ``matching_convention`` holds, when grad_fn is wrong for the declared conventions but
+    right for others, the keyword arguments that make it pass (e.g. ``{"output_activation":
+    "sigmoid", "loss_scale": 0.5}``); None otherwise. The verdict stays not ok.
+    Tensors are named as grad_fn names them (``W1``, ``b1`` with dict params).
 
     ``complete`` is False when ``deadline_s`` stopped the search (or the shrinking) early:
     then ``ok`` means "no mismatch found so far" and the report prints as ``PARTIAL``; a
@@ -78,6 +92,11 @@ class BackpropReport:
     max_examples: int | None = None
     complete: bool = True
     time_limit: float | None = None
+    conventions: dict = field(default_factory=dict)
+    layout: UserLayout = UserLayout()
+    limits: Limits | None = None
+    matching_convention: dict | None = None
+    unshrunk: bool = False  # a wrong shape: reported on the first example that showed it
 
     def _ok_text(self) -> str:
         """``OK, 100 examples (3.2 s)``, or ``PARTIAL, stopped after 12 ...``."""
@@ -106,13 +125,21 @@ class BackpropReport:
         return {t.name: t.diagnosis for t in self.tensors if not t.ok}
 
     def __str__(self) -> str:
+        """The report as text. Long because the header, the convention match, the table, the
+        counterexample and the notes are laid out in their order in one place."""
         act = self.activation if isinstance(self.activation, str) else ",".join(self.activation)
         where = (
             "-".join(map(str, self.sizes))
             if self.sizes
-            else f"drawn networks (depth {DEPTHS[0]}-{DEPTHS[1]}, widths {WIDTHS[0]}-{WIDTHS[1]},"
-            f" batch {BATCHES[0]}-{BATCHES[1]})"
+            else f"drawn networks ({(self.limits or Limits()).describe()})"
         )
+        extra = ", ".join(
+            f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}"
+            for k, v in self.conventions.items()
+        )
+        extra = ", ".join(p for p in (extra, self.layout.describe()) if p)
+        if extra:
+            where += f" ({extra})"
         ref = f"reference: {self.reference} (float64)"
         name = "check_backprop" if self.searched else "check_example"
         if self.ok:
@@ -121,10 +148,16 @@ class BackpropReport:
                      f" {self.loss} on {where}; {ref}"]  # fmt: skip
             return "\n".join(lines + [f"note: {n}" for n in self.notes])
         ce = self.counterexample
-        order = ce.spec.tensor_names if ce is not None else sorted(self.wrong)
+        order = (
+            [ce.layout.name(n) for n in ce.layout.checked(ce.spec.tensor_names)]
+            if ce is not None
+            else sorted(self.wrong)
+        )
         wrong = [n for n in order if n in self.wrong]
         if not self.searched:
             on = "the given problem"
+        elif self.unshrunk:
+            on = "the first example that showed it (a wrong shape: reported unshrunk)"
         elif self.complete:
             on = "a minimal counterexample"
         else:
@@ -133,6 +166,8 @@ class BackpropReport:
             f"{name}: FAILED, {len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)}) on"
             f" {on}{self._found_text()} ({self.seconds:.1f} s); {ref}",
         ]
+        if self.matching_convention:  # said first: the code is right, for other conventions
+            lines.append(f"=> {self.summary}")
         if ce is not None:
             lines.append(
                 f"counterexample: sizes {ce.sizes} ({ce.spec}), batch {ce.batch}"
@@ -142,14 +177,17 @@ class BackpropReport:
             lines.append(f"error: {self.error}")
         if self.tensors:
             lines.extend(_table(self.tensors, ce))
-        if self.summary:
+        if self.summary and not self.matching_convention:
             lines.append(f"=> {self.summary}")
         if ce is not None:
             lines.extend(_arrays_text(ce))
-            lines.append(
-                "reproduce: grads = grad_fn(report.counterexample.params, report.counterexample.x,"
-                " report.counterexample.y)"
-            )
+            if ce.layout.is_default:
+                lines.append(
+                    "reproduce: grads = grad_fn(report.counterexample.params,"
+                    " report.counterexample.x, report.counterexample.y)"
+                )
+            else:
+                lines.append("reproduce: grads = grad_fn(*report.counterexample.args)")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -162,7 +200,7 @@ def _table(tensors: list[TensorCheck], ce: Counterexample | None) -> list[str]:
     ]
     for t in tensors:
         c = t.comparison
-        shape = _shape_text(ce, t.name) if ce is not None else ""
+        shape = str(t.shape).replace(" ", "") if t.shape else ""
         lines.append(
             f"  {t.name:<7}{shape:<12}{_err(c.max_abs):>12}{_err(c.max_rel):>12}"
             f"{fmt_num(c.cosine):>10}{fmt_num(c.scale):>11}"
@@ -184,17 +222,14 @@ def fmt_num(v: float) -> str:
     return "nan" if not np.isfinite(v) else f"{v:.4g}"
 
 
-def _shape_text(ce: Counterexample, name: str) -> str:
-    i = int(name[1:])
-    (ws, bs) = ce.spec.shapes()[i]
-    return str(ws if name[0] == "W" else bs).replace(" ", "")
-
-
 def _arrays_text(ce: Counterexample, max_entries: int = 48) -> list[str]:
     """The counterexample's arrays when it is small enough to read."""
-    arrays = {"x": ce.x, "y": ce.y}
+    lay = ce.layout
+    arrays = {"x": lay.data_to_user(ce.x), "y": lay.data_to_user(ce.y)}
     for i, (W, b) in enumerate(ce.params):
-        arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+        arrays[lay.name(f"W{i}")] = W.T if lay.columns else W
+        if lay.use_bias:
+            arrays[lay.name(f"b{i}")] = b.reshape(-1, 1) if lay.columns else b
     if sum(a.size for a in arrays.values()) > max_entries:
         return []
     out = []

@@ -1,0 +1,239 @@
+"""The user's layout at the debugger's boundary: parameters, data and gradients converted between
+the package's ``[(W, b), ...]`` rows (``W`` (in, out), ``b`` (out,), ``x`` (batch, in)) and what a
+``grad_fn`` takes and returns: ``layout="columns"`` (``W`` (out, in), ``b`` (out, 1), ``x``
+(in, batch)), ``params="dict"`` (``{"W1": ..., "b1": ...}``, 1-based; gradients keyed ``W1`` or
+``dW1``) and bias-free networks (weights only). Internally the debugger always holds rows and
+pairs, with zero biases when there are none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..params import Params
+
+LAYOUTS = ("rows", "columns")
+PARAM_KINDS = ("list", "dict")
+
+
+class Malformed(Exception):
+    """grad_fn raised or returned something that is not the gradients in its layout."""
+
+
+class LayoutError(Malformed):
+    """A gradient of the wrong shape: a layout mistake, reported on the first example found
+    (shrinking would only hide it in a network where both shapes agree)."""
+
+
+@dataclass(frozen=True)
+class UserLayout:
+    """How a ``grad_fn`` lays out its parameters, data and gradients."""
+
+    layout: str = "rows"
+    params: str = "list"
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.params not in PARAM_KINDS:
+            raise ValueError(f"params must be one of {PARAM_KINDS}, got {self.params!r}")
+        if not isinstance(self.use_bias, (bool, np.bool_)):
+            raise TypeError(f"use_bias must be True or False, got {self.use_bias!r}")
+
+    @property
+    def is_default(self) -> bool:
+        return self == UserLayout()
+
+    @property
+    def columns(self) -> bool:
+        return self.layout == LAYOUTS[1]
+
+    @property
+    def keyed(self) -> bool:
+        return self.params == PARAM_KINDS[1]
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def name(self, internal: str) -> str:
+        """The user's name of an internal tensor name (``W0`` -> ``W1`` with dict params)."""
+        kind, i = internal[0], int(internal[1:])
+        return f"{kind}{i + 1 if self.keyed else i}"
+
+    def checked(self, names: Sequence[str]) -> list[str]:
+        """The internal names the user's gradients hold (no biases without ``use_bias``)."""
+        return [n for n in names if self.use_bias or n[0] == "W"]
+
+    def describe(self) -> str:
+        """``layout="columns", params="dict", use_bias=False`` (the non-default parts)."""
+        parts = []
+        if self.layout != "rows":
+            parts.append(f"layout={self.layout!r}")
+        if self.params != "list":
+            parts.append(f"params={self.params!r}")
+        if not self.use_bias:
+            parts.append("use_bias=False")
+        return ", ".join(parts)
+
+    # -- shapes --------------------------------------------------------------------------------
+
+    def w_shape(self, fan_in: int, fan_out: int) -> tuple[int, int]:
+        return (fan_out, fan_in) if self.columns else (fan_in, fan_out)
+
+    def b_shape(self, fan_out: int) -> tuple[int, ...]:
+        return (fan_out, 1) if self.columns else (fan_out,)
+
+    def shape_of(self, internal: str, sizes: Sequence[int]) -> tuple[int, ...]:
+        i = int(internal[1:])
+        if internal[0] == "W":
+            return self.w_shape(sizes[i], sizes[i + 1])
+        return self.b_shape(sizes[i + 1])
+
+    # -- to the user ---------------------------------------------------------------------------
+
+    def params_to_user(self, pairs: Params) -> object:
+        """Fresh copies of ``pairs`` in the user's layout."""
+        out = []
+        for W, b in pairs:
+            w = np.array(W.T if self.columns else W, order="C")
+            out.append((w, np.array(b.reshape(-1, 1) if self.columns else b)))
+        if self.keyed:
+            d: dict[str, np.ndarray] = {}
+            for i, (w, b) in enumerate(out, start=1):
+                d[f"W{i}"] = w
+                if self.use_bias:
+                    d[f"b{i}"] = b
+            return d
+        return [w for w, _ in out] if not self.use_bias else out
+
+    def data_to_user(self, a: np.ndarray) -> np.ndarray:
+        """``x`` or ``y`` (batch, n) as the user holds it: a fresh copy."""
+        return np.array(a.T, order="C") if self.columns else a.copy()
+
+    def data_from_user(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(a).T if self.columns else np.asarray(a)
+
+    def params_from_user(self, params: object, sizes: Sequence[int]) -> Params:
+        """The user's parameters as internal pairs (for :func:`check_example`)."""
+        grads = self.grads_from_user(params, sizes, what="params")
+        return [(W, b) for W, b in grads]
+
+    # -- from the user -------------------------------------------------------------------------
+
+    def grads_from_user(
+        self, out: object, sizes: Sequence[int], what: str = "grad_fn's result"
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`read_grads`, with a wrong shape a :class:`LayoutError` too."""
+        grads, bad = self.read_grads(out, sizes, what)
+        if bad:
+            name, (got, want) = next(iter(bad.items()))
+            raise LayoutError(f"{what}'s {self.name(name)} has shape {got}, expected {want}")
+        return grads
+
+    def read_grads(
+        self, out: object, sizes: Sequence[int], what: str = "grad_fn's result"
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, tuple[tuple, tuple]]]:
+        """``grad_fn``'s result as internal float pairs (zero biases without ``use_bias``),
+        and ``{internal name: (its shape, the expected shape)}`` (the user's shapes) for
+        the tensors of a wrong shape, which are left in a shape that cannot match; raises
+        :class:`Malformed` with the reason when it is not the gradients in this layout."""
+        n = len(sizes) - 1
+        tensors = self._dict_tensors(out, n, what) if self.keyed else self._list(out, sizes, what)
+        grads, bad = [], {}
+        for i, (w, b) in enumerate(tensors):
+            W = self._internal(w, f"W{i}", self.w_shape(sizes[i], sizes[i + 1]), what, bad)
+            if b is None:
+                B = np.zeros(sizes[i + 1], W.dtype)
+            else:
+                B = self._internal(b, f"b{i}", self.b_shape(sizes[i + 1]), what, bad)
+            grads.append((W, B))
+        return grads, bad
+
+    def _internal(self, t: object, internal: str, shape: tuple, what: str, bad: dict):
+        a = self._array(t, internal, what)
+        if a.shape != shape:
+            bad[internal] = (a.shape, shape)
+            rows = shape[::-1] if internal[0] == "W" and self.columns else shape[:1]
+            return a if a.shape != rows else a[None]  # never the expected internal shape
+        if internal[0] == "W":
+            return np.array(a.T) if self.columns else a
+        return a.reshape(-1)
+
+    def shape_text(self, internal: str, got: tuple, want: tuple) -> str:
+        """The diagnosis of a tensor of a wrong shape, in the user's shapes."""
+        return f"wrong shape {got}, expected {want}" + self._shape_hint(internal, got, want)
+
+    def _list(self, out: object, sizes: Sequence[int], what: str) -> list[tuple[object, object]]:
+        n = len(sizes) - 1
+        verb = "grad_fn returned" if what == "grad_fn's result" else f"{what} is"
+        want = (
+            f"a list of {n} pairs [(dW0, db0), ...]"
+            if self.use_bias
+            else f"a list of {n} weight gradients [dW0, ...]"
+        )
+        if isinstance(out, (str, bytes, np.ndarray, Mapping)) or not isinstance(out, Sequence):
+            raise Malformed(f"{verb} {type(out).__name__}; expected {want}")
+        if len(out) != n:
+            raise Malformed(f"{verb} {len(out)} layers for sizes {tuple(sizes)}; expected {want}")
+        if not self.use_bias:
+            return [(w, None) for w in out]
+        pairs = []
+        for i, layer in enumerate(out):
+            if isinstance(layer, (str, bytes, Mapping)) or not isinstance(
+                layer, (Sequence, np.ndarray)
+            ):
+                raise Malformed(
+                    f"{what}'s layer {i} is {type(layer).__name__}; expected a pair (dW{i}, db{i})"
+                )
+            if len(layer) != 2:
+                raise Malformed(
+                    f"{what}'s layer {i} has {len(layer)} entries; expected a pair (dW{i}, db{i})"
+                )
+            pairs.append((layer[0], layer[1]))
+        return pairs
+
+    def _dict_tensors(self, out: object, n: int, what: str) -> list[tuple[object, object]]:
+        keys = "W1, b1, ..." if self.use_bias else "W1, W2, ..."
+        if not isinstance(out, Mapping):
+            raise Malformed(
+                f"{what} is a {type(out).__name__}; expected a dict keyed {keys} (or dW1, db1, ...)"
+            )
+        pairs = []
+        for i in range(1, n + 1):
+            w = _lookup(out, f"W{i}", what)
+            b = _lookup(out, f"b{i}", what) if self.use_bias else None
+            pairs.append((w, b))
+        return pairs
+
+    def _array(self, t: object, internal: str, what: str) -> np.ndarray:
+        name = self.name(internal)
+        try:
+            a = np.array(t)  # a copy: grad_fn may hand out views of its buffers
+        except Exception as e:
+            raise Malformed(f"{what}'s {name} is not array-like: {e}") from e
+        if a.dtype.kind in "iub":
+            a = a.astype(np.float64)
+        if a.dtype.kind != "f":
+            raise Malformed(f"{what}'s {name} has dtype {a.dtype}; expected a float array")
+        return a
+
+    def _shape_hint(self, internal: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+        where = (
+            'layout="columns": W (out, in), b (out, 1)'
+            if self.columns
+            else 'layout="rows": W (in, out), b (out,)'
+        )
+        if len(want) == 2 and got == want[::-1] and internal[0] == "W":
+            return f" (transposed; {where})"
+        if int(np.prod(got)) == int(np.prod(want)):
+            return f" (the same entries in another shape; {where})"
+        return f" ({where})"
+
+
+def _lookup(out: Mapping, key: str, what: str) -> object:
+    for k in (key, "d" + key):
+        if k in out:
+            return out[k]
+    raise Malformed(f"{what} has no {key!r} (or {'d' + key!r}); its keys: {sorted(map(str, out))}")

@@ -1,0 +1,127 @@
+"""Convention discovery and the honest diagnoses on the new conventions: a gradient right for
+other conventions names them (``report.matching_convention``) while the verdict stays not ok;
+an L2 term is named with its lambda; a tiny error with cosine 1 is "slightly off"; the CLI
+takes the conventions and loads ``Class.method`` and factory targets."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import mlp_parity as mp
+from mlp_parity.cli import main
+from mlp_parity.debug import check_backprop
+from mlp_parity.params import as_pairs, from_pairs
+
+
+def _correct(activation, loss, **conventions):
+    """A correct grad_fn on pairs (the numpy engine) for these conventions."""
+
+    def grad_fn(params, x, y):
+        sizes = (x.shape[1], *(W.shape[1] for W, _ in params))
+        spec = mp.MLPSpec(sizes, activation, loss, **conventions)
+        return as_pairs(spec, mp.loss_and_grad(spec, from_pairs(spec, params), x, y)[1])
+
+    return grad_fn
+
+
+@pytest.mark.parametrize(
+    "conventions",
+    [
+        {"reduction": "sum"},
+        {"output_activation": "sigmoid", "reduction": "sum", "loss_scale": 0.5},
+        {"l2": 0.05},
+        {"loss_scale": 2.0, "reduction": "batch_mean"},
+    ],
+)
+def test_discovery_names_the_conventions(conventions):
+    fn = _correct("tanh", "mse", **conventions)
+    report = check_backprop(fn, activation="tanh", loss="mse", max_examples=30, seed=0)
+    assert not report.ok
+    found = report.matching_convention
+    assert found is not None and set(found) == set(conventions), str(report)
+    for k, v in conventions.items():
+        assert found[k] == (v if isinstance(v, str) else pytest.approx(v, rel=1e-6))
+    first = str(report).splitlines()[1]
+    assert first.startswith("=> grad_fn computes the gradient for")
+    passing = check_backprop(fn, activation="tanh", loss="mse", max_examples=10, seed=0, **found)
+    assert passing.ok, str(passing)
+
+
+def test_output_activation_is_asked_about():
+    fn = _correct("tanh", "mse", output_activation="sigmoid")
+    report = check_backprop(fn, activation="tanh", loss="mse", max_examples=20, seed=0)
+    assert report.matching_convention == {"output_activation": "sigmoid"}
+    assert "does your output layer apply an activation?" in report.summary
+    assert not any("sign flipped" in d for d in report.diagnoses.values())
+
+
+def test_l2_difference_is_named_with_its_lambda():
+    fn = _correct("tanh", "mse", l2=0.25)
+    report = check_backprop(fn, activation="tanh", loss="mse", max_examples=20, seed=0)
+    texts = [d for name, d in report.diagnoses.items() if name[0] == "W"]
+    assert texts and all("difference is exactly 0.5·W" in d and "l2=0.25" in d for d in texts)
+
+
+def test_nothing_matches_a_real_bug():
+    good = _correct("tanh", "mse")
+
+    def grad_fn(params, x, y):
+        grads = good(params, x, y)
+        return [(gW, -gb) for gW, gb in grads]
+
+    report = check_backprop(grad_fn, activation="tanh", loss="mse", max_examples=20, seed=0)
+    assert not report.ok and report.matching_convention is None
+
+
+def test_tiny_error_with_cosine_one_is_slightly_off():
+    good = _correct("tanh", "mse")
+
+    def grad_fn(params, x, y):
+        grads = good(params, x, y)
+        return [(gW + 1e-6 * np.abs(gW).max() * np.cos(np.arange(gW.size)).reshape(gW.shape), gb)
+                for gW, gb in grads]  # fmt: skip
+
+    report = check_backprop(
+        grad_fn, activation="tanh", loss="mse", sizes=(4, 5, 3), max_examples=20, seed=0
+    )
+    assert not report.ok
+    assert all("slightly off" in d for d in report.diagnoses.values()), str(report)
+
+
+def test_cli_takes_conventions_and_class_method_and_factory_targets(tmp_path, capsys):
+    src = tmp_path / "net.py"
+    src.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            class Net:
+                def grad(self, params, x, y):  # columns, sigmoid output, 1/2 summed error
+                    (W0, b0), (W1, b1) = params
+                    h = np.tanh(W0 @ x + b0)
+                    a = sigmoid(W1 @ h + b1)
+                    d1 = (a - y) * a * (1 - a)
+                    d0 = (W1.T @ d1) * (1 - h * h)
+                    return [(d0 @ x.T, d0.sum(1, keepdims=True)),
+                            (d1 @ h.T, d1.sum(1, keepdims=True))]
+
+            def make_grad_fn():
+                return Net().grad
+            """
+        )
+    )
+    flags = ["--activation", "tanh", "--loss", "mse", "--output-activation", "sigmoid"]
+    flags += ["--reduction", "sum", "--loss-scale", "0.5", "--layout", "columns"]
+    flags += ["--min-depth", "2", "--max-depth", "2", "--max-examples", "10", "--seed", "0"]
+    flags += ["--no-progress"]
+    for target in (f"{src}:Net.grad", f"{src}:make_grad_fn()"):
+        assert main(["debug", target, *flags]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["debug", f"{src}:Net.grad", *flags[:4], *flags[10:]]) == 1
+    assert "output_activation='sigmoid'" in capsys.readouterr().out
