@@ -11,7 +11,7 @@ from typing import Any
 
 from ._io import write_atomic
 
-__all__ = ["batch_scaling", "learning_curves", "save_figure"]
+__all__ = ["batch_scaling", "learning_curves", "save_figure", "tutorial_figure"]
 
 _STYLES = [  # wide faint lines under narrow dark ones, so curves that coincide stay visible
     {"color": "tab:blue", "linewidth": 5.0, "alpha": 0.35},
@@ -127,6 +127,80 @@ def batch_scaling(result: Mapping[str, Any], *, title: str = "") -> Any:
 
 
 _TARGETS = {"numpy": 0.80, "jax": 0.90, "keras": 0.50}  # issue 5, at batch 128
+
+
+_VARIANT_COLOURS = ["tab:red", "tab:orange", "tab:purple", "tab:blue", "tab:green"]
+
+
+def _smooth(values: Sequence[float], width: int) -> tuple[list[int], list[float]]:
+    """Centred running mean (``width`` odd, shrinking at the ends): x from 1, y."""
+    half = width // 2
+    out = []
+    for i in range(len(values)):
+        window = values[max(0, i - half) : i + half + 1]
+        out.append(sum(window) / len(window))
+    return list(range(1, len(values) + 1)), out
+
+
+def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
+    """The ``mlp-parity tutorial`` figure from its report (``tutorial.json``'s dict): (a) the
+    numpy half's original run, ours (mean over data orders) beside the published log points;
+    (b) evaluation accuracy of each variant (original, each bug alone, corrected at both
+    learning rates), a ``smooth``-round running mean; (c) the Keras half per epoch beside the
+    published final values (when the report has it). Returns a ``matplotlib.figure.Figure``."""
+    Figure = _matplotlib_figure()
+    keras = report.get("keras_half")
+    fig = Figure(figsize=(15, 4.6) if keras else (10.5, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3 if keras else 2)
+    pub = report["published"]["numpy"]
+    curves = report["variants"]["original"]["curves"]
+    ax = axes[0]
+    for key, colour, name in (
+        ("train_accuracy", "tab:blue", "train"),
+        ("eval_accuracy", "tab:orange", "evaluation"),
+    ):
+        x, y = _smooth(curves[key], smooth)
+        ax.plot(x, y, color=colour, label=f"ours, {name}")
+        ax.plot(pub["rounds"], pub[key], "o", color=colour, mec="black", label=f"published, {name}")
+    ax.set(title="(a) numpy half, original backprop", xlabel="round (128 examples)")
+    ax.set(ylabel="accuracy", ylim=(0, 1))
+    ax = axes[1]
+    for v, colour in zip(report["variants"].values(), _VARIANT_COLOURS):
+        x, y = _smooth(v["curves"]["eval_accuracy"], smooth)
+        ax.plot(x, y, color=colour, label=f"{v['label']}, lr {v['learning_rate']:g}")
+    ax.set(title="(b) what each bug did: evaluation accuracy", xlabel="round (128 examples)")
+    ax.set(ylim=(0, 1))
+    if keras:
+        ax = axes[2]
+        shown = keras["reported_backend"]
+        h = keras["histories"][shown]
+        kpub = report["published"]["keras"]
+        epochs = range(1, len(h["accuracy"]) + 1)
+        for key, pkey, colour, name in (
+            ("accuracy", "train_accuracy", "tab:blue", "train"),
+            ("val_accuracy", "val_accuracy", "tab:orange", "validation"),
+        ):
+            ax.plot(epochs, h[key], color=colour, label=f"ours ({shown}), {name}")
+            ax.plot(
+                [keras["epochs"]],
+                [kpub[pkey]],
+                "*",
+                ms=12,
+                color=colour,
+                mec="black",
+                label=f"published, {name} {100 * kpub[pkey]:.1f}%",
+            )
+        ax.set(title="(c) Keras half (784-128-10)", xlabel="epoch", ylim=(0, 1))
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    n = len(report["numpy_settings"]["data_seeds"])
+    fig.suptitle(
+        f"the tutorial reproduced on {report['dataset']['name']} (numpy half: mean of {n} data "
+        f"orders, {smooth}-round running mean)",
+        fontsize=10,
+    )
+    return fig
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:

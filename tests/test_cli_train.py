@@ -170,16 +170,17 @@ def test_compare_out_not_writable(tmp_path, capsys):
     assert _files(tmp_path) == {"taken"}
 
 
-def test_tutorial_runs_buggy_and_corrected_backprop(tmp_path, capsys):
+def test_tutorial_prints_published_beside_reproduced(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    argv = ["tutorial", "--epochs", "1", "--no-keras", "--dtype", "float32", "--out", "o"]
-    assert main(argv) == 0
+    argv = ["tutorial", "--seeds", "1", "--rounds", "1", "--epochs", "1", "--backends", "numpy"]
+    assert main([*argv, "--out", "o"]) == 0
     out = capsys.readouterr().out
-    assert "original backprop (2 bugs), numpy" in out and "corrected backprop, numpy" in out
-    assert re.search(r"published \(tutorial, keras\) +100 +90\.06% +86\.48%", out)
+    assert "numpy half, original backprop: published / ours" in out
+    assert re.search(r"published \(tutorial\) +90\.06% +86\.48%", out)
+    assert "scale bug only" in out and "derivative bug only" in out and "retuned" in out
     data = json.loads((tmp_path / "o" / "tutorial.json").read_text())
-    assert list(data["runs"]) == ["original", "corrected"]
-    assert data["settings"]["n_train"] == 2000  # a quarter of mnist-sample's 8,000
+    assert data["reproduced"]["numpy_original"]["rounds"] == [1]
+    assert data["dataset"]["keras_train"] == 8000  # all of mnist-sample's training digits
     assert _files(tmp_path / "o") == {"tutorial.json", "tutorial.png"}
 
 
@@ -264,8 +265,10 @@ def test_one_epoch_says_epoch_and_no_speed_with_compilation(capsys):
 
 def test_tutorial_says_one_epoch(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    assert main(["tutorial", "--epochs", "1", "--no-keras", "--out", "o"]) == 0
-    assert ": 1 epoch (the tutorial: 100)" in capsys.readouterr().out
+    argv = ["tutorial", "--epochs", "1", "--seeds", "1", "--rounds", "1", "--backends", "numpy"]
+    assert main([*argv, "--out", "o"]) == 0
+    out = capsys.readouterr().out
+    assert ", 1 epoch (the tutorial: 100)" in out and "1 round of 128 (the tutorial: 100)" in out
 
 
 @pytest.mark.parametrize("command", ["train", "compare", "tutorial"])

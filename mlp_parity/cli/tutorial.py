@@ -1,5 +1,5 @@
-"""``mlp-parity tutorial``: the tutorial's setup trained with its original (buggy) backprop,
-the corrected one and optionally Keras, beside the tutorial's published numbers."""
+"""``mlp-parity tutorial``: the tutorial reproduced as written, its published log beside ours,
+then what each of its two backprop bugs did (``mlp_parity.examples.tutorial_report``)."""
 
 from __future__ import annotations
 
@@ -8,215 +8,182 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import _args
-from ._console import EpochProgress, pct, print_epoch, versions, write_results
+from ._console import pct, versions, write_results
 from .train import epochs_text
 
-TUTORIAL_EPOCHS = 50
-DESCRIPTION = "The tutorial's network: its original (buggy) backprop vs the corrected one vs Keras."
+PARITY_RTOL = 1e-8  # float64 trajectories of the Keras half: numpy, jax, keras
+DESCRIPTION = "The tutorial reproduced: its published log beside ours, then what each bug did."
 EXAMPLES = (
     "mlp-parity tutorial",
-    "mlp-parity tutorial --epochs 100 --no-keras --out results/",
+    "mlp-parity tutorial --dataset mnist --out results/",
+    "mlp-parity tutorial --seeds 1 --rounds 40 --epochs 20 --backends numpy",
 )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ..examples import tutorial as tut
+
     p = _args.add_command(
         sub,
         "tutorial",
-        "the tutorial's setup: original (buggy) vs corrected backprop vs keras",
+        "the tutorial reproduced; what each of its backprop bugs did",
         DESCRIPTION,
         EXAMPLES,
     )
     _args.add_data_args(p)
     p.add_argument(
+        "--seeds",
+        type=_args.int_at_least(1),
+        default=5,
+        help="data orders the numpy half is averaged over, >= 1 (default 5)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=_args.int_at_least(1),
+        default=tut.EPOCHS,
+        help=f"numpy half: rounds of {tut.BATCH_SIZE} examples, >= 1 (default {tut.EPOCHS}, "
+        "the tutorial's)",
+    )
+    p.add_argument(
         "--epochs",
         type=_args.int_at_least(1),
-        default=TUTORIAL_EPOCHS,
-        help=f"passes over the training rows, >= 1 (default {TUTORIAL_EPOCHS}; the tutorial "
-        "ran 100)",
+        default=tut.KERAS_EPOCHS,
+        help=f"Keras half: epochs, >= 1 (default {tut.KERAS_EPOCHS}, the tutorial's)",
     )
     p.add_argument(
-        "--dtype",
-        choices=["float32", "float64"],
-        default="float64",
-        help="precision of training (default float64)",
-    )
-    p.add_argument(
-        "--seed", type=int, default=0, help="seeds the init, training rows, batch order (default 0)"
-    )
-    p.add_argument(
-        "--per-sample",
-        action="store_true",
-        help="use the tutorial's per-sample backprop loops (same gradients, much slower)",
-    )
-    p.add_argument(
-        "--keras",
-        action=argparse.BooleanOptionalAction,
+        "--backends",
+        type=_args.names(("numpy", "jax", "keras"), "backend"),
         default=None,
-        help="also train with keras (default: if installed)",
+        help="frameworks that train the Keras half, comma-separated (default: numpy and every "
+        "installed one of jax, keras)",
     )
     _args.add_out_arg(p, "tutorial.json/.png")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the settings (and Keras, if asked for), load the data, prepare ``--out``, run."""
+    """Check the frameworks, load the data, prepare ``--out``, run both halves."""
     from .._io import output_folder
     from ..backends import available_backends, get_backend
-    from ..examples import tutorial as tut
-    from ..spec import MLPSpec
-    from ..train import check_settings
+    from ..examples.tutorial_data import tutorial_split
 
-    if args.epochs < 1:  # nothing to compare without a training step
-        raise ValueError(f"--epochs must be >= 1 for tutorial, got {args.epochs}")
-    check_settings(
-        backend="numpy",
-        epochs=args.epochs,
-        batch_size=tut.BATCH_SIZE,
-        learning_rate=tut.LEARNING_RATE,
-        momentum=tut.MOMENTUM,
-        seed=args.seed,
-    )
-    use_keras = "keras" in available_backends() if args.keras is None else args.keras
-    if use_keras:
-        get_backend("keras")  # an actionable ImportError now rather than after numpy's runs
-    spec = MLPSpec(tut.SIZES, tut.ACTIVATION, tut.LOSS)
-    ds = _args.load_data(args, args.dtype)
+    if args.backends is None:
+        have = set(available_backends())
+        args.backends = tuple(b for b in ("numpy", "jax", "keras") if b == "numpy" or b in have)
+    for name in args.backends:
+        get_backend(name)  # an actionable ImportError now rather than after the numpy half
+    ds = _args.load_data(args, "float32")  # TensorFlow's reader gave float32 pixels
+    data = tutorial_split(ds)
+    if data.note:
+        print(f"note: {data.note}")
     with output_folder(args.out) as out:
-        return _tutorial(args, spec, ds, out, use_keras)
+        return _tutorial(args, ds, data, out)
 
 
-def _runs(per_sample: bool, use_keras: bool) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(key, label, train keywords)`` per run: the two numpy backprops, then Keras."""
+def _tutorial(args: argparse.Namespace, ds: Any, data: Any, out: Path) -> int:
     from ..examples import tutorial as tut
+    from ..examples.tutorial_keras import train_keras_half
+    from ..examples.tutorial_report import build_report, reproduce_numpy
 
-    if per_sample:  # the tutorial's own loops, one sample at a time (slow)
-        original, corrected = tut.original_backprop, tut.corrected_backprop
-    else:  # the same gradients over the whole batch at once (tests prove them equal)
-        original, corrected = tut.original_backprop_vectorized, tut.corrected_backprop_vectorized
-    runs: list[tuple[str, str, dict[str, Any]]] = [
-        ("original", "original backprop (2 bugs), numpy", {"grad_fn": original}),
-        ("corrected", "corrected backprop, numpy", {"grad_fn": corrected}),
-    ]
-    if use_keras:
-        runs.append(("keras", "keras, SGD with momentum", {"backend": "keras"}))
-    return runs
-
-
-def _tutorial(args: argparse.Namespace, spec: Any, ds: Any, out: Path, use_keras: bool) -> int:
-    from ..examples import tutorial as tut
-    from ..params import init_params
-    from ..train import train
-
-    n_all = ds.x_train.shape[0]
-    k = max(1, int(round(tut.TRAIN_FRACTION * n_all)))
-    rows = np.sort(np.random.default_rng(args.seed).permutation(n_all)[:k])
-    x, y = ds.x_train[rows], ds.y_train[rows]
-    params = init_params(spec, seed=args.seed, dtype=args.dtype)
+    start = time.perf_counter()
     print(
-        f"tutorial {spec} ({args.dtype}): {epochs_text(args.epochs)} (the tutorial: {tut.EPOCHS}), "
-        f"batch {tut.BATCH_SIZE}, lr {tut.LEARNING_RATE:g}, momentum {tut.MOMENTUM:g} "
-        f"(assumed: the tutorial's values are unknown), {k} training rows "
-        f"(a {tut.TRAIN_FRACTION:g} of {n_all})"
+        f"numpy half: {'-'.join(map(str, tut.SIZES))} sigmoid, N(0, 1) weights (seed {tut.SEED}),"
+        f" one update per example (lr {tut.LEARNING_RATE:g}, momentum {tut.MOMENTUM:g}, applied "
+        f"one example late, reset every round), {args.rounds} round{'s' if args.rounds > 1 else ''}"
+        f" of {tut.BATCH_SIZE} (the tutorial: {tut.EPOCHS}); "
+        f"{args.seeds} data order{'s' if args.seeds > 1 else ''}"
     )
-    runs = _runs(args.per_sample, use_keras)
-    results: dict[str, Any] = {}
-    wall: dict[str, float] = {}
-    for key, _label, extra in runs:
-        start = time.perf_counter()
-        results[key] = train(
-            spec,
-            params,
-            x,
-            y,
-            backend=extra.get("backend", "numpy"),
-            epochs=args.epochs,
-            batch_size=tut.BATCH_SIZE,
-            learning_rate=tut.LEARNING_RATE,
-            momentum=tut.MOMENTUM,
-            seed=args.seed,
-            validation=(ds.x_val, ds.y_val),
-            grad_fn=extra.get("grad_fn"),
-            progress=EpochProgress(key, print_epoch(f"  {key:<9} ")),
-        )
-        wall[key] = time.perf_counter() - start
+    numpy_part = reproduce_numpy(
+        data, seeds=range(args.seeds), rounds=args.rounds, say=lambda s: print(s, flush=True)
+    )
+    print(
+        f"Keras half: {'-'.join(map(str, tut.KERAS_SIZES))} sigmoid, sigmoid output, "
+        f"categorical cross-entropy, SGD lr {tut.KERAS_LEARNING_RATE:g} (no momentum), batch "
+        f"{tut.KERAS_BATCH_SIZE}, {epochs_text(args.epochs)} (the tutorial: {tut.KERAS_EPOCHS}), "
+        f"float64 in {', '.join(args.backends)}"
+    )
+    keras_part = train_keras_half(data, backends=args.backends, epochs=args.epochs, seed=0)
+    dataset = {"name": ds.name, "source": ds.source}
+    report = build_report(data, numpy_part, keras_part, dataset)
+    report["keras_half"]["dtype"] = "float64"
+    report["keras_half"]["parity_rtol"] = PARITY_RTOL
+    report["versions"] = versions()
     print()
-    _print_table(runs, results, wall)
+    _print_numpy(report)
+    same = _print_keras(report)
+    _print_variants(report)
 
     def figure() -> Any:
-        from ..plots import learning_curves
+        from ..plots import tutorial_figure
 
-        return learning_curves(
-            {key: results[key].history for key, _, _ in runs},
-            title=f"tutorial {spec} on {k} rows of {ds.name}",
-            references={
-                "published keras train": tut.PUBLISHED["keras_train_accuracy"],
-                "published keras validation": tut.PUBLISHED["keras_val_accuracy"],
-            },
-        )
+        return tutorial_figure(report)
 
-    data = _json(args, spec, ds, k, runs, results, wall)
-    written = write_results(out / "tutorial.json", data, out / "tutorial.png", figure)
-    print(f"wrote {', '.join(written)}")
-    return 0
+    written = write_results(out / "tutorial.json", report, out / "tutorial.png", figure)
+    print(f"wrote {', '.join(written)}  ({time.perf_counter() - start:.0f} s)")
+    return 0 if same else 1
 
 
-def _print_table(runs: list, results: dict[str, Any], wall: dict[str, float]) -> None:
-    """One row per run, then the tutorial's published Keras numbers."""
-    from ..examples import tutorial as tut
+def _print_numpy(report: dict[str, Any]) -> None:
+    pub, ours = report["published"]["numpy"], report["reproduced"]["numpy_original"]
+    n = len(ours["rounds"])
+    seeds = len(report["numpy_settings"]["data_seeds"])
+    print(f"numpy half, original backprop: published / ours (mean over {seeds} data orders)")
+    print(f"{'round':>5}{'train acc':>18}{'eval acc':>18}{'train loss':>18}{'eval loss':>18}")
+    for i in range(n):
+        cells = [
+            f"{pct(pub[k][i])} / {pct(ours[k][i])}" for k in ("train_accuracy", "eval_accuracy")
+        ] + [f"{pub[k][i]:.3f} / {ours[k][i]:.3f}" for k in ("train_loss", "eval_loss")]
+        print(f"{ours['rounds'][i]:>5}" + "".join(f"{c:>18}" for c in cells))
+    close = report["closeness"]["numpy_original"]
+    print(
+        "mean |ours - published|: train acc "
+        f"{100 * close['train_accuracy']['mean_abs_difference']:.1f} points, eval acc "
+        f"{100 * close['eval_accuracy']['mean_abs_difference']:.1f} points (one round's accuracy "
+        "is 128 examples: about +-4 points of sampling noise)"
+    )
+    print()
 
-    head = f"{'run':<38}{'epochs':>7}{'train acc':>10}{'val acc':>9}{'val loss':>10}{'wall s':>8}"
-    print(head)
-    for key, label, _ in runs:
-        h = results[key].history
+
+def _print_keras(report: dict[str, Any]) -> bool:
+    """The Keras half's final metrics and whether the frameworks' trajectories agree."""
+    half = report["keras_half"]
+    pub = report["published"]["keras"]
+    keys = ("train_accuracy", "val_accuracy", "train_loss", "val_loss")
+    print(
+        f"Keras half, epoch {half['epochs']}: {'':<12}{'train acc':>10}{'val acc':>10}"
+        f"{'train loss':>11}{'val loss':>10}"
+    )
+
+    def row(label: str, m: dict[str, float]) -> None:
         print(
-            f"{label:<38}{len(h['loss']):>7}{pct(h['accuracy'][-1]):>10}"
-            f"{pct(h['val_accuracy'][-1]):>9}{h['val_loss'][-1]:>10.4f}{wall[key]:>8.1f}"
+            f"  {label:<30}{pct(m[keys[0]]):>10}{pct(m[keys[1]]):>10}"
+            f"{m[keys[2]]:>11.4f}{m[keys[3]]:>10.4f}"
         )
-    pub = tut.PUBLISHED
+
+    row("published (tutorial)", pub)
+    for backend, m in half["final"].items():
+        row(f"ours, {backend}", m)
+    worst = max(half["divergence"].values(), default=0.0)
+    same = worst <= PARITY_RTOL
     print(
-        f"{'published (tutorial, keras)':<38}{pub['epochs']:>7}"
-        f"{pct(pub['keras_train_accuracy']):>10}{pct(pub['keras_val_accuracy']):>9}"
+        f"  same trajectory in {', '.join(half['final'])}: max relative parameter divergence "
+        f"{worst:.1e} {'<=' if same else '>'} {PARITY_RTOL:g}{'' if same else '  DIVERGED'}"
     )
-    print(
-        "(train acc: mean over the last epoch's batches; the tutorial trained on a quarter of "
-        "full MNIST, 15,000 rows)"
-    )
+    print()
+    return same
 
 
-def _json(
-    args: argparse.Namespace,
-    spec: Any,
-    ds: Any,
-    n_train: int,
-    runs: list,
-    results: dict[str, Any],
-    wall: dict[str, float],
-) -> dict[str, Any]:
-    """The contents of ``tutorial.json``."""
-    from ..examples import tutorial as tut
-
-    return {
-        "command": "tutorial",
-        "spec": spec.to_dict(),
-        "settings": {
-            "dtype": args.dtype,
-            "epochs": args.epochs,
-            "batch_size": tut.BATCH_SIZE,
-            "learning_rate": tut.LEARNING_RATE,
-            "momentum": tut.MOMENTUM,
-            "seed": args.seed,
-            "train_fraction": tut.TRAIN_FRACTION,
-            "n_train": n_train,
-        },
-        "dataset": {"name": ds.name, "source": ds.source, "n_val": int(ds.x_val.shape[0])},
-        "published": tut.PUBLISHED,
-        "runs": {
-            key: {"label": label, "history": results[key].history, "wall_time_s": wall[key]}
-            for key, label, _ in runs
-        },
-        "versions": versions(),
-    }
+def _print_variants(report: dict[str, Any]) -> None:
+    sweep = report["sweep"]
+    tried = ", ".join(f"{lr:g}: {s:.3f}" for lr, s in zip(sweep["learning_rates"], sweep["scores"]))
+    print(f"corrected gradient, learning-rate sweep ({sweep['score']}): {tried}")
+    print(f"  -> retuned learning rate {sweep['chosen']:g}")
+    variants = report["variants"]
+    rounds = next(iter(variants.values()))["rounds"]
+    print("what each bug did: eval accuracy at the logged rounds, then the last rounds' mean")
+    print(f"  {'variant':<30}{'lr':>8}" + "".join(f"{r:>7}" for r in rounds) + f"{'last':>8}")
+    for v in variants.values():
+        accs = "".join(f"{100 * a:>6.1f}%" for a in v["eval_accuracy"])
+        last = v["last_rounds_mean"]["eval_accuracy"]
+        print(f"  {v['label']:<30}{v['learning_rate']:>8g}{accs}{100 * last:>7.1f}%")

@@ -1,32 +1,95 @@
-"""The Portuguese MNIST tutorial this project grew out of, and its two backprop bugs.
+"""The Portuguese MNIST tutorial this project grew out of: its facts, and its two backprop bugs.
 
-The tutorial trains a 784-128-128-10 sigmoid MLP (binary cross-entropy of sigmoid outputs,
-averaged over the 10 outputs) in numpy with a per-sample loop, then in Keras. Its backprop:
-(1) uses ``sigmoid(z)`` as the hidden-layer derivative instead of ``sigmoid(z) * (1 - sigmoid(z))``;
-(2) takes the output delta ``a - y``, the gradient of the SUM over outputs, while the loss is their
-MEAN, so every gradient is 10x too big (the output layer's is exactly 10x the truth).
+The tutorial (``shared/reference/`` beside this repository, "Redes Neurais Artificiais,
+Tensorflow e Keras") has two halves; every constant below is cited to it.
+
+* **numpy half** — a 784-128-128-10 network, sigmoid on every layer including the output; the
+  per-example loss is the binary cross-entropy of the 10 outputs *averaged* over them; weights
+  drawn with ``np.random.normal`` (standard deviation 1, although its comment says 0.1) after
+  ``np.random.seed(42)``, biases zero. It trains per example: 100 "epochs" (we say *rounds*),
+  each one ``next_batch(128)`` of training digits and one of validation digits; for each
+  example the *previous* update is applied first, then ``upd = 0.0005 * grad + 0.9 * upd``
+  is computed, and ``upd`` restarts at zero every round (:mod:`.tutorial_loop`).
+* **Keras half** — a different network: 784-128-10, sigmoid hidden *and* output layers,
+  ``categorical_crossentropy``, optimizer ``'sgd'`` (Keras 2's defaults: learning rate 0.01,
+  no momentum), batch 128, 100 epochs on ``mnist.train.images[::4]``, validated on
+  ``mnist.validation.images[::4]`` (:mod:`.tutorial_keras`).
+
+Its backprop: (1) uses ``sigmoid(z)`` as the hidden-layer derivative instead of
+``sigmoid(z) * (1 - sigmoid(z))``; (2) takes the output delta ``a - y``, the gradient of the SUM
+over outputs, while the loss is their MEAN, so every gradient is 10x too big (the output
+layer's is exactly 10x the truth). The published figures are in :mod:`.tutorial_published`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .tutorial_published import KERAS as _PUBLISHED_KERAS
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 
+# numpy half
 SIZES: tuple[int, ...] = (784, 128, 128, 10)
 ACTIVATION = "sigmoid"
-LOSS = "sigmoid_cross_entropy"
-
-# Training setup. EPOCHS and TRAIN_FRACTION come from the tutorial; the tutorial's source could not
-# be located, so LEARNING_RATE, MOMENTUM and BATCH_SIZE are ASSUMPTIONS (plain SGD with momentum,
-# common defaults), not the published values.
-LEARNING_RATE = 0.01
+LOSS = "sigmoid_cross_entropy"  # sigmoid outputs, cross-entropy averaged over the outputs
+SEED = 42  # np.random.seed(42) before the weights are drawn
+LEARNING_RATE = 0.0005
 MOMENTUM = 0.9
-BATCH_SIZE = 128
-EPOCHS = 100
-TRAIN_FRACTION = 0.25  # a quarter of MNIST's training set
+BATCH_SIZE = 128  # examples per round, one update each
+EPOCHS = 100  # rounds of BATCH_SIZE examples (the tutorial calls them epochs)
+LOGGED_ROUNDS: tuple[int, ...] = (1, 21, 41, 61, 81)  # printed when (round - 1) % 20 == 0
 
-PUBLISHED = {"keras_train_accuracy": 0.9006, "keras_val_accuracy": 0.8648, "epochs": 100}
+# Keras half
+KERAS_SIZES: tuple[int, ...] = (784, 128, 10)
+KERAS_LOSS = "categorical_cross_entropy"
+KERAS_OUTPUT_ACTIVATION = "sigmoid"
+KERAS_LEARNING_RATE = 0.01  # Keras 2's SGD() defaults: lr 0.01, momentum 0
+KERAS_MOMENTUM = 0.0
+KERAS_BATCH_SIZE = 128
+KERAS_EPOCHS = 100
+TRAIN_FRACTION = 0.25  # the [::4] subsets
+SUBSET_STEP = 4
+VALIDATION_SIZE = 5000  # TensorFlow's reader: the first 5,000 training digits validate
+
+PUBLISHED = {
+    "keras_train_accuracy": _PUBLISHED_KERAS["train_accuracy"],
+    "keras_val_accuracy": _PUBLISHED_KERAS["val_accuracy"],
+    "epochs": KERAS_EPOCHS,
+}
+
+
+def numpy_spec() -> Any:
+    """The numpy half's network as an :class:`~mlp_parity.MLPSpec` (loss: mean over outputs)."""
+    from ..spec import MLPSpec
+
+    return MLPSpec(SIZES, ACTIVATION, LOSS)
+
+
+def keras_spec() -> Any:
+    """The Keras half's network: 784-128-10, sigmoid output, Keras' categorical cross-entropy."""
+    from ..spec import MLPSpec
+
+    return MLPSpec(
+        KERAS_SIZES,
+        ACTIVATION,
+        KERAS_LOSS,
+        output_activation=KERAS_OUTPUT_ACTIVATION,
+    )
+
+
+def tutorial_init(seed: int = SEED, sizes: tuple[int, ...] = SIZES) -> Params:
+    """The numpy half's initial parameters: ``[(U, bu), (V, bv), (W, bw)]``, float64.
+
+    Weights are standard normal, drawn in the order U, V, W from numpy's legacy generator
+    seeded with ``seed`` (what ``np.random.seed(seed)`` then ``np.random.normal(size=...)``
+    gives, without touching numpy's global state); biases are zero.
+    """
+    rng = np.random.RandomState(seed)
+    weights = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    return [(w, np.zeros(w.shape[1])) for w in weights]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

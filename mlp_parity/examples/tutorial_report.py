@@ -1,0 +1,219 @@
+"""The tutorial reproduced: the numpy half's log over several data orders, what each bug did, a
+learning-rate sweep for the corrected gradient, and the Keras half in three frameworks; all
+gathered into one JSON-ready dict (what ``mlp-parity tutorial`` prints and writes).
+
+Every numpy-half run starts from the tutorial's initialisation (:func:`~.tutorial.tutorial_init`,
+seed 42) and differs only in the gradient, the learning rate, and the data order: data seed
+``s`` orders the training stream with ``s`` and the validation stream with ``1000 + s``. Values
+at the logged rounds are means over the data seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import tutorial as tut
+from . import tutorial_loop as loop
+from . import tutorial_published as published
+from .tutorial_data import BatchStream, TutorialData
+
+#: The corrected gradient's learning rates tried: the tutorial's 0.0005, 10x it (the step the
+#: scale bug implied), and up to where training stops improving (at 0.5 it diverges).
+SWEEP_LEARNING_RATES: tuple[float, ...] = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.2)
+SCORE_ROUNDS = 20  # sweep score: mean evaluation accuracy over the last 20 rounds
+EVAL_SEED_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One numpy-half run: its key, label, gradient and learning rate (None: the sweep's)."""
+
+    key: str
+    label: str
+    gradient: loop.Gradient
+    learning_rate: float | None = tut.LEARNING_RATE
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("original", "original (both bugs)", loop.ORIGINAL),
+    Variant("scale_bug_only", "scale bug only (10x)", loop.SCALE_BUG_ONLY),
+    Variant("derivative_bug_only", "derivative bug only", loop.DERIVATIVE_BUG_ONLY),
+    Variant("corrected", "corrected, tutorial's lr", loop.CORRECTED),
+    Variant("corrected_retuned", "corrected, retuned lr", loop.CORRECTED, None),
+)
+
+
+def run_numpy(
+    data: TutorialData,
+    gradient: loop.Gradient,
+    learning_rate: float,
+    seed: int,
+    rounds: int = tut.EPOCHS,
+) -> dict[str, list[float]]:
+    """One numpy-half run from the tutorial's initialisation on data order ``seed``: its log."""
+    _, log = loop.train_per_example(
+        tut.tutorial_init(),
+        BatchStream(data.x_train, data.y_train, seed),
+        BatchStream(data.x_val, data.y_val, EVAL_SEED_OFFSET + seed),
+        rounds=rounds,
+        learning_rate=learning_rate,
+        gradient=gradient,
+    )
+    return log
+
+
+def logged(curves: dict[str, list[float]], rounds: Sequence[int]) -> dict[str, list[Any]]:
+    """The values at ``rounds`` (1-based) of each ``loop.LOG_KEYS`` curve, as the published log."""
+    out: dict[str, list[Any]] = {"rounds": list(rounds)}
+    for k in loop.LOG_KEYS:
+        out[k] = [float(curves[k][r - 1]) for r in rounds]
+    return out
+
+
+def mean_curves(logs: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Per-round means over runs."""
+    return {k: np.mean([log[k] for log in logs], axis=0).tolist() for k in loop.LOG_KEYS}
+
+
+def sweep_score(log: dict[str, list[float]]) -> float:
+    return float(np.mean(log["eval_accuracy"][-SCORE_ROUNDS:]))
+
+
+def logged_rounds(rounds: int) -> list[int]:
+    """The tutorial's logged rounds that a run of ``rounds`` reaches."""
+    return [r for r in tut.LOGGED_ROUNDS if r <= rounds]
+
+
+def reproduce_numpy(
+    data: TutorialData,
+    *,
+    seeds: Sequence[int] = range(5),
+    rounds: int = tut.EPOCHS,
+    sweep: Sequence[float] = SWEEP_LEARNING_RATES,
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """The numpy half: the learning-rate sweep (corrected gradient, data seed ``seeds[0]``),
+    then every :data:`VARIANTS` on every data seed. Long because it gathers, per variant, the
+    per-seed logs, the mean curves and the logged rounds, and times each run."""
+    seeds = list(seeds)
+    scores = []
+    for lr in sweep:
+        start = time.perf_counter()
+        scores.append(sweep_score(run_numpy(data, loop.CORRECTED, lr, seeds[0], rounds)))
+        say(
+            f"  sweep: corrected, lr {lr:g}: {scores[-1]:.3f} ({time.perf_counter() - start:.1f} s)"
+        )
+    chosen = float(sweep[int(np.argmax(scores))])
+    listed = logged_rounds(rounds)
+    variants: dict[str, Any] = {}
+    for v in VARIANTS:
+        lr = chosen if v.learning_rate is None else v.learning_rate
+        start = time.perf_counter()
+        logs = [run_numpy(data, v.gradient, lr, s, rounds) for s in seeds]
+        curves = mean_curves(logs)
+        variants[v.key] = {
+            "label": v.label,
+            "learning_rate": lr,
+            "mean_over_outputs": v.gradient.mean_over_outputs,
+            "true_derivative": v.gradient.true_derivative,
+            **logged(curves, listed),
+            "std_over_seeds": {
+                k: np.std([[log[k][r - 1] for r in listed] for log in logs], axis=0).tolist()
+                for k in loop.LOG_KEYS
+            },
+            "last_rounds_mean": {
+                k: float(np.mean(curves[k][-SCORE_ROUNDS:])) for k in loop.LOG_KEYS
+            },
+            "curves": curves,
+            "wall_time_s": time.perf_counter() - start,
+        }
+        say(
+            f"  {v.label:<28} lr {lr:<7g} eval accuracy, last {SCORE_ROUNDS} rounds: "
+            f"{variants[v.key]['last_rounds_mean']['eval_accuracy']:.3f} "
+            f"({variants[v.key]['wall_time_s']:.1f} s)"
+        )
+    return {
+        "seeds": seeds,
+        "rounds": rounds,
+        "sweep": {
+            "gradient": "corrected",
+            "learning_rates": list(map(float, sweep)),
+            "scores": scores,
+            "score": f"mean evaluation accuracy over the last {SCORE_ROUNDS} rounds, data seed "
+            f"{seeds[0]}",
+            "chosen": chosen,
+        },
+        "variants": variants,
+    }
+
+
+def closeness(ours: dict[str, list[float]], theirs: dict[str, list[float]]) -> dict[str, Any]:
+    """Per logged round, ours - published, and the mean absolute difference, per metric."""
+    n = len(ours["rounds"])
+    out: dict[str, Any] = {}
+    for k in loop.LOG_KEYS:
+        diff = [float(a - b) for a, b in zip(ours[k], theirs[k][:n])]
+        out[k] = {"difference": diff, "mean_abs_difference": float(np.mean(np.abs(diff)))}
+    return out
+
+
+def build_report(
+    data: TutorialData,
+    numpy_part: dict[str, Any],
+    keras_part: dict[str, Any] | None,
+    dataset: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``tutorial.json`` dict from :func:`reproduce_numpy` and
+    :func:`~.tutorial_keras.train_keras_half`'s results (``None``: the Keras half not run)."""
+    from .tutorial_keras import final_metrics
+
+    original = numpy_part["variants"]["original"]
+    repro_numpy = {k: original[k] for k in ("rounds", *loop.LOG_KEYS)}
+    report: dict[str, Any] = {
+        "command": "tutorial",
+        "dataset": {**dataset, "note": data.note, **data.sizes()},
+        "published": {
+            "numpy": dict(published.NUMPY),
+            "keras": dict(published.KERAS),
+        },
+        "reproduced": {"numpy_original": repro_numpy},
+        "closeness": {"numpy_original": closeness(repro_numpy, published.NUMPY)},
+        "numpy_settings": {
+            "sizes": list(tut.SIZES),
+            "init": f"standard normal weights (numpy RandomState({tut.SEED})), zero biases",
+            "learning_rate": tut.LEARNING_RATE,
+            "momentum": tut.MOMENTUM,
+            "examples_per_round": tut.BATCH_SIZE,
+            "rounds": numpy_part["rounds"],
+            "data_seeds": numpy_part["seeds"],
+        },
+        "sweep": numpy_part["sweep"],
+        "variants": numpy_part["variants"],
+    }
+    if keras_part is not None:
+        results = keras_part["results"]
+        shown = "keras" if "keras" in results else keras_part["reference"]
+        final = final_metrics(results[shown].history)
+        report["reproduced"]["keras"] = final
+        report["closeness"]["keras"] = {
+            k: float(final[k] - published.KERAS[k]) for k in published.KERAS
+        }
+        report["keras_half"] = {
+            "spec": keras_part["spec"].to_dict(),
+            "reported_backend": shown,
+            "learning_rate": tut.KERAS_LEARNING_RATE,
+            "momentum": tut.KERAS_MOMENTUM,
+            "batch_size": tut.KERAS_BATCH_SIZE,
+            "epochs": len(results[shown].history["loss"]),
+            "divergence": keras_part["divergence"],
+            "reference": keras_part["reference"],
+            "final": {b: final_metrics(r.history) for b, r in results.items()},
+            "histories": {b: r.history for b, r in results.items()},
+            "wall_time_s": keras_part["wall"],
+        }
+    return report

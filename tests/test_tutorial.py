@@ -1,0 +1,232 @@
+"""The tutorial reproduced (issue 17): its per-example update rule against a hand computation,
+its initialisation, its data stream and split, the Keras half in several frameworks, and the
+``mlp-parity tutorial`` JSON schema."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import mlp_parity as mp
+from mlp_parity.cli import main
+from mlp_parity.data.dataset import Dataset
+from mlp_parity.examples import tutorial as tut
+from mlp_parity.examples import tutorial_loop as tl
+from mlp_parity.examples import tutorial_published as published
+from mlp_parity.examples.tutorial_data import BatchStream, tutorial_split
+
+
+def _s(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def _hand_grad(p: dict, x: list, t: list, *, mean_over_outputs: bool, true_derivative: bool):
+    """Scalar-by-scalar gradient of a 2-1-2 sigmoid network (one hidden unit), as the tutorial:
+    output delta y - t (divided by 2 outputs when ``mean_over_outputs``), hidden derivative
+    s (or s (1 - s) when ``true_derivative``)."""
+    zh = x[0] * p["u"][0] + x[1] * p["u"][1] + p["bu"]
+    h = _s(zh)
+    y = [_s(h * p["w"][k] + p["bw"][k]) for k in range(2)]
+    ew = [(y[k] - t[k]) / (2 if mean_over_outputs else 1) for k in range(2)]
+    slope = h * (1 - h) if true_derivative else h
+    ev = slope * (p["w"][0] * ew[0] + p["w"][1] * ew[1])
+    return {"u": [x[0] * ev, x[1] * ev], "bu": ev, "w": [h * ew[0], h * ew[1]], "bw": ew}
+
+
+def _as_params(p: dict) -> list:
+    return [
+        (np.array([[p["u"][0]], [p["u"][1]]]), np.array([p["bu"]])),
+        (np.array([p["w"]]), np.array(p["bw"])),
+    ]
+
+
+def _step(p: dict, d: dict, factor: float) -> dict:
+    """p - factor * d, entry by entry."""
+    out = {}
+    for k, v in p.items():
+        out[k] = (
+            [a - factor * b for a, b in zip(v, d[k])] if isinstance(v, list) else v - factor * d[k]
+        )
+    return out
+
+
+P0 = {"u": [0.3, -0.8], "bu": 0.1, "w": [1.2, -0.5], "bw": [0.05, -0.2]}
+X = [[1.0, 0.5], [0.2, 0.9], [0.7, 0.0]]
+T = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+
+
+def _run(examples: int, gradient: tl.Gradient, lr: float, momentum: float) -> list:
+    flat = [a.copy() for pair in _as_params(P0) for a in pair]
+    tl.run_round(
+        flat,
+        np.array(X[:examples]),
+        np.array(T[:examples]),
+        learning_rate=lr,
+        momentum=momentum,
+        gradient=gradient,
+    )
+    return flat
+
+
+@pytest.mark.parametrize(
+    "gradient", [tl.ORIGINAL, tl.CORRECTED, tl.SCALE_BUG_ONLY, tl.DERIVATIVE_BUG_ONLY]
+)
+def test_two_examples_apply_only_the_first_update(gradient):
+    """Example 2's gradient is taken before example 1's update lands, and its own update is
+    dropped by the reset: after a two-example round, p = p0 - lr * g1(p0)."""
+    kw = dict(
+        mean_over_outputs=gradient.mean_over_outputs, true_derivative=gradient.true_derivative
+    )
+    g1 = _hand_grad(P0, X[0], T[0], **kw)
+    want = _as_params(_step(P0, g1, 0.5))
+    got = _run(2, gradient, lr=0.5, momentum=0.9)
+    for a, b in zip(got, [x for pair in want for x in pair]):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+def test_three_examples_pin_the_late_momentum():
+    """Round of 3: g1 and g2 at p0 (the first update lands after g2 is taken), g3 at
+    p0 - lr g1; applied: u1 = lr g1, then u2 = lr g2 + m u1; u3 is dropped."""
+    lr, m = 0.5, 0.9
+    kw = dict(mean_over_outputs=False, true_derivative=False)
+    g1 = _hand_grad(P0, X[0], T[0], **kw)
+    g2 = _hand_grad(P0, X[1], T[1], **kw)
+    p = _step(_step(_step(P0, g1, lr), g2, lr), g1, lr * m)
+    got = _run(3, tl.ORIGINAL, lr=lr, momentum=m)
+    for a, b in zip(got, [x for pair in _as_params(p) for x in pair]):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+def test_round_log_is_measured_before_the_updates():
+    x, t = np.array(X[:2]), np.array(T[:2])
+    flat = [a.copy() for pair in _as_params(P0) for a in pair]
+    loss, acc = tl.run_round(flat, x, t, learning_rate=5.0, momentum=0.9, gradient=tl.ORIGINAL)
+    want = [tl.example_gradient(_as_params(P0), x[i], t[i])[1] for i in range(2)]  # both at p0
+    assert loss == pytest.approx(np.mean(want), rel=1e-14)
+    y0 = [_s(_s(0.3 * 1.0 - 0.8 * 0.5 + 0.1) * w + b) for w, b in zip(P0["w"], P0["bw"])]
+    bce = -np.mean([math.log(y0[0]), math.log(1 - y0[1])])  # example 1: t = (1, 0)
+    assert want[0] == pytest.approx(bce, rel=1e-12)
+    assert 0.0 <= acc <= 1.0
+
+
+def test_example_gradients_match_the_tutorial_backprop_and_the_library():
+    spec = mp.MLPSpec((6, 5, 4, 3), "sigmoid", "sigmoid_cross_entropy")
+    params = mp.init_params(spec, seed=3)
+    rng = np.random.default_rng(3)
+    x, t = rng.random(6), np.eye(3)[1]
+    flat = lambda grads: [a for pair in grads for a in pair]  # noqa: E731
+    _, _, original = tl.example_gradient(params, x, t, tl.ORIGINAL)
+    for a, b in zip(original, flat(tut.original_backprop(params, x[None], t[None]))):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    loss, grads = mp.loss_and_grad(spec, params, x[None], t[None], backend="numpy")
+    _, ours, corrected = tl.example_gradient(params, x, t, tl.CORRECTED)
+    assert ours == pytest.approx(loss, rel=1e-12)
+    for a, b in zip(corrected, flat(grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)
+    _, _, scaled = tl.example_gradient(params, x, t, tl.SCALE_BUG_ONLY)  # the sum's gradient
+    for a, b in zip(scaled, corrected):
+        np.testing.assert_allclose(a, 3 * b, rtol=1e-12, atol=1e-15)
+
+
+def test_initialisation_is_numpys_legacy_seed_42_draws():
+    params = tut.tutorial_init()
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(42)  # noqa: NPY002
+        want = [np.random.normal(size=s) for s in ((784, 128), (128, 128), (128, 10))]  # noqa: NPY002
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    for (w, b), v in zip(params, want):
+        np.testing.assert_array_equal(w, v)
+        assert not b.any() and b.shape == (v.shape[1],)
+
+
+def test_batch_stream_serves_permutations_and_carries_the_remainder():
+    x, y = np.arange(10.0)[:, None], np.arange(10) % 3
+    stream = BatchStream(x, y, seed=0, num_classes=3)
+    idx = np.concatenate([stream.next_indices(4) for _ in range(5)])  # 20 = two passes
+    assert sorted(idx[:10]) == list(range(10)) and sorted(idx[10:]) == list(range(10))
+    xb, tb = BatchStream(x, y, seed=0, num_classes=3).next_batch(4)
+    np.testing.assert_array_equal(xb[:, 0], idx[:4])
+    np.testing.assert_array_equal(tb.argmax(axis=1), y[idx[:4]])
+
+
+def test_full_mnist_split_is_the_tutorials():
+    n = 60_000
+    x = np.arange(n, dtype=np.float32)[:, None]
+    y = np.arange(n) % 10
+    ds = Dataset("mnist", x, y, x[:10], y[:10], "test")
+    d = tutorial_split(ds)
+    assert d.note == ""
+    assert d.sizes() == {
+        "numpy_train": published.N_TRAIN,
+        "numpy_validation": published.N_VALIDATION,
+        "keras_train": published.KERAS_N_TRAIN,
+        "keras_validation": published.KERAS_N_VALIDATION,
+    }
+    assert d.x_val[0, 0] == 0 and d.x_train[0, 0] == 5000 and d.keras_x_train[1, 0] == 5004
+
+
+def test_sample_split_says_how_it_differs():
+    from mlp_parity.data import load_dataset
+
+    d = tutorial_split(load_dataset("mnist-sample"))
+    assert "8,000 train / 2,000 validation" in d.note and "55,000 / 5,000" in d.note
+
+
+def test_keras_half_spec_and_frameworks_agree():
+    """The tutorial's Keras network in float64: numpy and JAX (and Keras when installed) on
+    the same batches from one initialisation end equal to round-off."""
+    from mlp_parity.backends import available_backends
+    from mlp_parity.examples.tutorial_data import TutorialData
+    from mlp_parity.examples.tutorial_keras import train_keras_half
+
+    spec = tut.keras_spec()
+    assert spec.sizes == (784, 128, 10) and spec.output_activation == "sigmoid"
+    rng = np.random.default_rng(0)
+    x, y = rng.random((300, 784)), rng.integers(0, 10, 300)
+    data = TutorialData("t", x, y, x[:50], y[:50], x, y, x[:50], y[:50], "")
+    backends = [b for b in ("numpy", "jax") if b == "numpy" or b in available_backends()]
+    out = train_keras_half(data, backends=backends, epochs=1, seed=0)
+    assert max(out["divergence"].values()) <= 1e-8
+
+
+def test_published_figures_are_the_tutorials_log():
+    assert published.NUMPY["rounds"] == list(tut.LOGGED_ROUNDS)
+    assert all(len(v) == 5 for v in published.NUMPY.values())
+    assert published.NUMPY["train_accuracy"][-1] == 94 / 128
+    assert round(published.KERAS["val_accuracy"], 4) == 0.8648
+
+
+LISTS = ("rounds", "train_accuracy", "eval_accuracy", "train_loss", "eval_loss")
+FINAL = ("train_accuracy", "val_accuracy", "train_loss", "val_loss")
+
+
+def test_cli_writes_the_json_schema(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    argv = ["tutorial", "--seeds", "2", "--rounds", "2", "--epochs", "1", "--backends", "numpy"]
+    assert main([*argv, "--out", "o"]) == 0
+    out = capsys.readouterr().out
+    assert "published / ours (mean over 2 data orders)" in out
+    assert "not the tutorial's 55,000 / 5,000" in out
+    data = json.loads((tmp_path / "o" / "tutorial.json").read_text())
+    for part in (data["published"]["numpy"], data["reproduced"]["numpy_original"]):
+        assert set(LISTS) <= set(part) and all(isinstance(part[k], list) for k in LISTS)
+    assert data["reproduced"]["numpy_original"]["rounds"] == [1]  # 2 rounds reach round 1
+    for part in (data["published"]["keras"], data["reproduced"]["keras"]):
+        assert set(FINAL) <= set(part) and all(isinstance(part[k], float) for k in FINAL)
+    assert list(data["variants"]) == [
+        "original",
+        "scale_bug_only",
+        "derivative_bug_only",
+        "corrected",
+        "corrected_retuned",
+    ]
+    assert data["variants"]["corrected_retuned"]["learning_rate"] == data["sweep"]["chosen"]
+    assert data["variants"]["original"]["learning_rate"] == tut.LEARNING_RATE
+    assert data["numpy_settings"]["data_seeds"] == [0, 1]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["tutorial.json", "tutorial.png"]
