@@ -1,13 +1,38 @@
-"""Throughput against this machine's own peak, measured in one process.
+"""Throughput against this machine's limit, measured in one process.
 
-Peak: float32 matrix multiply GFLOP/s of the BLAS numpy uses (2048-square matmuls, best of 10,
-measured before and after the rest, the higher kept). A training step costs about 6 FLOPs per
-parameter per sample (forward 2, backward 4), so
-``peak samples/s = GFLOP/s * 1e9 / (6 * parameters)``, and each backend's training throughput
-is reported as a fraction of that. On an accelerator, JAX is also reported against the
-device's own float32 matmul peak. Also measured: the tutorial's per-sample loop (the baseline),
-``check_backprop`` examples/s on a correct implementation, and throughput against batch size.
-Speed is reported, never asserted.
+**Limit** (the yardstick): the float32 (and float64) matrix-multiply GFLOP/s of the machine,
+the best of XLA's matmul on the CPU, OpenBLAS's own kernel (a subprocess with the environment's
+kernel pinning unset) and numpy's (pinned) matmul, measured before and after the rest, the
+higher kept (:mod:`mlp_parity._limit`). **Peak**: numpy's own float32 matmul GFLOP/s
+(2048-square matmuls, best of 10), measured before and after each figure: with a pinned
+OpenBLAS kernel it reads below the machine's limit; it is kept beside it ("of peak"). A
+training step costs about 6 FLOPs per parameter per sample (forward 2, backward 4), so
+``samples/s = GFLOP/s * 1e9 / (6 * parameters)``, and each throughput is reported as a
+fraction of both. On an accelerator, JAX is also reported against the device's own float32
+matmul peak. Also measured: each engine's step-matmul ceiling, the tutorial's per-sample loop
+(the baseline), ``check_backprop`` examples/s on a correct implementation, and throughput
+against batch size. Speed is reported, never asserted.
+
+JSON keys of :func:`run` (besides the settings echoed back):
+
+* ``machine_limit``: ``{"float32": row, "float64": row}``, each row ``gflops`` (the limit),
+  ``source`` (``xla``, ``openblas`` or ``numpy``), ``xla_gflops``, ``openblas_gflops``,
+  ``openblas_architecture`` (the kernel OpenBLAS chose, threadpoolctl's name),
+  ``numpy_gflops``, ``numpy_architecture`` (the pinned kernel), ``pinned`` (the variables
+  unset for the subprocess), ``measurements`` (the limit at the start and the end), ``notes``;
+* ``limit_gflops``, ``limit_samples_per_s``: the float32 limit; ``limit_samples_per_s_by_dtype``;
+* ``matmul_peak_gflops`` (numpy's best), ``matmul_peak_gflops_measurements``,
+  ``peak_samples_per_s``, ``unreliable``, ``peak_spread`` (``unreliable_reason``);
+* ``matmul_ceiling``, ``jax_matmul_ceiling``, ``keras_matmul_ceiling`` and ``training[backend]``:
+  ``samples_per_s`` (median of the rounds), ``fraction_of_limit``, ``fraction_of_peak``
+  (against numpy's bracketing peaks), ``fraction_of_best_peak``, ``rounds``;
+  ``fraction_of_device_peak`` for jax on an accelerator;
+* ``tutorial_loop``: ``samples_per_s``, ``fraction_of_peak``, ``fraction_of_limit`` (it runs in
+  float64: against the float64 limit);
+* ``batch_scaling[backend][batch]`` (of numpy's best peak), ``batch_scaling_of_limit`` (of the
+  float32 limit; jax on an accelerator: of the device's peak in both), ``batch_scaling_peak``;
+* ``check_backprop_examples_per_s``, ``jax_device``, ``jax_scan_unroll``,
+  ``jax_device_peak_gflops``.
 """
 
 from __future__ import annotations
@@ -18,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from ._bench_table import format_table
+from ._limit import machine_limit, merge_limits
 from ._peaks import (
     DEFAULT_SIZES,
     jax_matmul_ceiling,
@@ -38,6 +65,7 @@ __all__ = [
     "jax_device",
     "jax_matmul_ceiling",
     "jax_matmul_peak",
+    "machine_limit",
     "matmul_ceiling",
     "matmul_peak",
     "reliability",
@@ -149,6 +177,7 @@ def run(
     repeats: int = 1,
     peak_n: int = 2048,
     jax_scan_unroll: int | None = None,
+    limit_repeats: int = 10,
     log=print,
 ) -> dict[str, Any]:
     """Every measurement; returns a JSON-ready dict. ``log`` receives progress lines.
@@ -160,7 +189,12 @@ def run(
     that measure the peak (smaller is quicker, and reads lower). ``jax_scan_unroll``: the jax
     loop's ``scan_unroll`` engine option (``None``: by device), reported in the result.
     ``out["unreliable"]`` (with a reason) when the peaks disagree by over 20 %: a busy
-    machine. Unknown backends, or none installed: ``ValueError`` before measuring."""
+    machine. The machine limit (module docstring: at the start and the end, ``peak_n``-square
+    matmuls, best of ``limit_repeats``) gives every ``fraction_of_limit``. Unknown backends,
+    or none installed: ``ValueError`` before measuring.
+
+    Long because every knob of the measurements is a documented keyword argument; the work is
+    in the helpers it calls in order."""
     spec = MLPSpec(tuple(sizes), "relu", "softmax_cross_entropy")
     backends = _installed(backends)
     out: dict[str, Any] = {
@@ -183,6 +217,7 @@ def run(
         kw = dict(sizes=sizes, batch_size=bs, n=samples, epochs=epochs)
         return training_throughput(b, engine_options=options[b], **kw)
 
+    limits = [_limit(peak_n, limit_repeats, log)]
     headline = (backends, sizes, batch_size, repeats, peak_n)
     peaks, rounds = _headline_rounds(*headline, lambda b: throughput(b, batch_size, n, epochs), log)
     log("tutorial per-sample loop ...")
@@ -192,10 +227,17 @@ def run(
         log(f"batch scaling: {b} ...")
         scaling[b] = {str(bs): throughput(b, bs, scaling_n, 2) for bs in batch_sizes}
     peaks.append(matmul_peak("float32", n=peak_n))
+    limits.append(_limit(peak_n, limit_repeats, log))
     _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps)
+    _against_limit(out, spec, merge_limits(*limits), scaling, device_peak_sps)
     if check_examples:
         out["check_backprop_examples_per_s"] = _check_rate_or_none(check_examples, log)
     return out
+
+
+def _limit(n: int, repeats: int, log) -> dict[str, Any]:
+    log("measuring the machine limit (XLA, OpenBLAS's own kernel, numpy) ...")
+    return machine_limit(n=n, repeats=repeats, use_jax="jax" in available_backends())
 
 
 def _installed(backends: Sequence[str]) -> list[str]:
@@ -315,73 +357,22 @@ def _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps) -> 
         out["batch_scaling_peak"][b] = "jax device" if on_device else "cpu matmul"
 
 
-_CEILING_NOTES = {
-    "matmuls only": "   (a step's matmuls at this batch size, numpy)",
-    "matmuls in XLA": "   (the same in a jitted lax.scan: jax's ceiling)",
-    "matmuls in TF": "   (the same in a tf.function loop: keras' ceiling)",
-}
-
-
-def format_table(r: dict[str, Any]) -> str:
-    """The result of :func:`run` as a plain-text table."""
-    lines = [
-        f"network {'-'.join(map(str, r['sizes']))} ({r['parameters']:,} parameters), float32, "
-        f"batch {r['batch_size']}, {r['samples_per_epoch']:,} samples/epoch",
-        f"float32 matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s -> "
-        f"peak {r['peak_samples_per_s']:,.0f} samples/s (6 FLOPs/parameter/sample)",
-        f"JAX device: {r['jax_device']}"
-        + (f", epoch scan unroll {r['jax_scan_unroll']}" if r.get("jax_scan_unroll") else ""),
-    ]
-    if r.get("jax_device_peak_gflops"):
-        lines.append(
-            f"JAX device float32 matmul peak {r['jax_device_peak_gflops']:,.0f} GFLOP/s -> "
-            f"{r['jax_devicepeak_samples_per_s']:,.0f} samples/s (jax's 'of device' column)"
-        )
-    if r.get("unreliable"):
-        lines.append(f"WARNING: {r['unreliable_reason']}")
-    lines += ["", f"{'backend':<16}{'samples/s':>12}{'of peak':>10}{'of best':>10}"]
-    rows = [("matmuls only", r["matmul_ceiling"])]
-    if "jax_matmul_ceiling" in r:
-        rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
-    if "keras_matmul_ceiling" in r:
-        rows.append(("matmuls in TF", r["keras_matmul_ceiling"]))
-    for name, v in rows + list(r["training"].items()):
-        line = (
-            f"{name:<16}{v['samples_per_s']:>12,.0f}{v['fraction_of_peak']:>10.2f}"
-            f"{v.get('fraction_of_best_peak', v['fraction_of_peak']):>10.2f}"
-        ) + _CEILING_NOTES.get(name, "")
-        if "fraction_of_device_peak" in v:
-            line += f"   ({v['fraction_of_device_peak']:.3f} of device peak)"
-        lines.append(line)
-    t = r["tutorial_loop"]
-    lines.append(
-        f"{'tutorial loop':<16}{t['samples_per_s']:>12,.0f}{'':>10}{t['fraction_of_peak']:>10.3f}"
-    )
-    rounds = r.get("repeats", 1)
-    lines.append(
-        "of peak: against the peak measured just before and after"
-        + (f" (median of {rounds} rounds)" if rounds > 1 else "")
-        + "; of best: against the run's best peak"
-    )
-    lines += _scaling_lines(r)
-    rate = r.get("check_backprop_examples_per_s")
-    if rate is not None:
-        lines += ["", f"check_backprop on a correct backprop: {rate:,.0f} examples/s"]
-    return "\n".join(lines)
-
-
-def _scaling_lines(r: dict[str, Any]) -> list[str]:
-    if not r.get("batch_scaling"):
-        return []
-    sizes = list(next(iter(r["batch_scaling"].values())))
-    lines = [
-        "",
-        "fraction of the best peak by batch size",
-        f"{'backend':<16}" + "".join(f"{s:>8}" for s in sizes),
-    ]
-    for b, row in r["batch_scaling"].items():
-        line = f"{b:<16}" + "".join(f"{row[s]:>8.2f}" for s in sizes)
-        if r.get("batch_scaling_peak", {}).get(b) == "jax device":
-            line += "   (of the JAX device's peak)"
-        lines.append(line)
-    return lines
+def _against_limit(out, spec, limits, scaling, device_peak_sps) -> None:
+    """Add the machine limit and every ratio against it to ``out`` (after :func:`_summarize`)."""
+    by_dtype = {d: peak_samples_per_s(r["gflops"], spec) for d, r in limits.items()}
+    limit_sps = by_dtype["float32"]
+    out["machine_limit"] = limits
+    out["limit_gflops"] = limits["float32"]["gflops"]
+    out["limit_samples_per_s"] = limit_sps
+    out["limit_samples_per_s_by_dtype"] = by_dtype
+    rows = [out.get(k) for k in ("matmul_ceiling", "jax_matmul_ceiling", "keras_matmul_ceiling")]
+    for row in rows + list(out["training"].values()):
+        if row:
+            row["fraction_of_limit"] = row["samples_per_s"] / limit_sps
+    tutorial = out["tutorial_loop"]
+    tutorial["fraction_of_limit"] = tutorial["samples_per_s"] / by_dtype.get("float64", limit_sps)
+    out["batch_scaling_of_limit"] = {}
+    for b, row in scaling.items():
+        on_device = b == "jax" and device_peak_sps is not None
+        ref = device_peak_sps if on_device else limit_sps
+        out["batch_scaling_of_limit"][b] = {bs: sps / ref for bs, sps in row.items()}

@@ -2,6 +2,7 @@
 ``thorough``. No deadline anywhere: the first call of a shape compiles (JAX/TF)."""
 
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -11,6 +12,10 @@ settings.register_profile("dev", max_examples=20, **_common)
 settings.register_profile("ci", max_examples=200, derandomize=True, **_common)
 settings.register_profile("thorough", max_examples=2000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# Commands run in-process turn on JAX's persistent compilation cache: keep it out of the user's
+# cache folder (tests of the cache itself set their own).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="mlp-parity-jax-"))
 
 
 def _has(module: str) -> bool:

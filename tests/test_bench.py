@@ -98,6 +98,7 @@ def test_bench_reports_the_jax_scan_unroll(monkeypatch):
     monkeypatch.setattr(bench, "jax_matmul_ceiling", lambda *a, **k: 1000.0)
     monkeypatch.setattr(bench, "training_throughput", lambda *a, **k: calls.append(k) or 1e3)
     monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    monkeypatch.setattr(bench, "machine_limit", _fake_limit)
     quiet = dict(check_examples=0, log=lambda *a: None)
     r = bench.run(("jax",), batch_sizes=(64,), jax_scan_unroll=4, **quiet)
     assert r["jax_scan_unroll"] == 4
@@ -185,6 +186,7 @@ def test_bench_divides_each_measurement_by_its_bracketing_peaks(monkeypatch):
     monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: next(peaks))
     monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
     monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    monkeypatch.setattr(bench, "machine_limit", _fake_limit)
     speeds = iter([3000.0, 1000.0, 5000.0])  # numpy round 1, round 2, then batch scaling
     monkeypatch.setattr(bench, "training_throughput", lambda b, **k: next(speeds))
     r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, repeats=2, log=lambda m: None)
@@ -200,3 +202,79 @@ def test_bench_divides_each_measurement_by_its_bracketing_peaks(monkeypatch):
     assert r["batch_scaling"]["numpy"]["64"] == pytest.approx(5000 / sps(150))
     assert r["batch_scaling_peak"]["numpy"] == "cpu matmul"
     assert "of best" in bench.format_table(r)
+
+
+def _limit_row(gflops, source="openblas"):
+    return {
+        "gflops": gflops,
+        "source": source,
+        "xla_gflops": gflops / 2,
+        "openblas_gflops": gflops,
+        "openblas_architecture": "SkylakeX",
+        "numpy_gflops": gflops / 4,
+        "numpy_architecture": "Haswell",
+        "pinned": {},
+        "notes": [],
+    }
+
+
+def _fake_limit(*args, **kwargs):
+    return {"float32": _limit_row(300.0), "float64": _limit_row(150.0)}
+
+
+def test_machine_limit_is_the_best_of_each_kernel_and_leaves_the_environment():
+    """XLA, OpenBLAS's own kernel (a subprocess without the pinning variables) and numpy's:
+    the limit is the best; the kernel each BLAS ran is named; this process keeps its
+    environment."""
+    from mlp_parity import _limit
+
+    before = dict(os.environ)
+    limits = _limit.machine_limit(("float32", "float64"), n=128, repeats=1, use_jax=False)
+    assert dict(os.environ) == before
+    for row in limits.values():
+        measured = {k: row[f"{k}_gflops"] for k in ("xla", "openblas", "numpy")}
+        assert row["xla_gflops"] is None and row["openblas_gflops"] > 0
+        assert row["gflops"] == max(v for v in measured.values() if v is not None)
+        assert row["gflops"] == measured[row["source"]]
+        assert set(row["pinned"]) <= set(_limit.PINNING_VARIABLES)
+    pytest.importorskip("threadpoolctl")
+    assert limits["float32"]["openblas_architecture"]  # e.g. "SkylakeX"
+    assert limits["float32"]["numpy_architecture"] == _limit.blas_kernel()
+
+
+@requires_jax
+def test_xla_cpu_matmul_peak_is_a_positive_rate():
+    from mlp_parity._limit import xla_cpu_matmul_peak
+
+    assert xla_cpu_matmul_peak("float64", n=64, repeats=1) > 0
+
+
+def test_merge_limits_keeps_each_best_figure():
+    from mlp_parity._limit import merge_limits
+
+    a, b = _fake_limit(), _fake_limit()
+    b["float32"].update(xla_gflops=400.0, openblas_gflops=100.0, gflops=400.0, source="xla")
+    merged = merge_limits(a, b)["float32"]
+    assert merged["source"] == "xla" and merged["gflops"] == 400.0
+    assert merged["openblas_gflops"] == 300.0 and merged["measurements"] == [300.0, 400.0]
+
+
+def test_bench_reports_every_ratio_against_the_machine_limit(monkeypatch):
+    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: 100.0)
+    monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: 2000.0)
+    monkeypatch.setattr(bench, "machine_limit", _fake_limit)
+    r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, log=lambda m: None)
+    sps = lambda gflops: gflops * 1e9 / (6 * 118_282)  # noqa: E731
+    assert r["limit_gflops"] == 300.0 and r["limit_samples_per_s"] == pytest.approx(sps(300))
+    assert r["machine_limit"]["float32"]["measurements"] == [300.0, 300.0]
+    assert r["training"]["numpy"]["fraction_of_limit"] == pytest.approx(2000 / sps(300))
+    assert r["training"]["numpy"]["fraction_of_peak"] == pytest.approx(2000 / sps(100))
+    assert r["matmul_ceiling"]["fraction_of_limit"] == pytest.approx(1000 / sps(300))
+    assert r["tutorial_loop"]["fraction_of_limit"] == pytest.approx(10 / sps(150))
+    assert r["batch_scaling_of_limit"]["numpy"]["64"] == pytest.approx(2000 / sps(300))
+    text = bench.format_table(r)
+    assert "float32 machine limit 300.0 GFLOP/s (openblas)" in text
+    assert "[SkylakeX]" in text and "numpy pinned 75.0 [Haswell]" in text
+    assert "of limit" in text.splitlines()[6]

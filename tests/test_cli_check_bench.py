@@ -12,7 +12,7 @@ import mlp_parity
 from mlp_parity import bench
 from mlp_parity.cli import build_parser, main
 
-COMMANDS = ("check", "bench", "debug", "train", "compare", "tutorial")
+COMMANDS = ("check", "bench", "debug", "train", "compare", "tutorial", "sweep")
 SMALL_CHECK = ["check", "--sizes", "4,3", "--backends", "numpy", "--reference", "finite_difference"]
 
 

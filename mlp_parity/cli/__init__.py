@@ -15,7 +15,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _args, bench, check, compare, debug, train, tutorial
+from . import _args, bench, check, compare, debug, sweep, train, tutorial
+from ._cache import compile_cache
 
 __all__ = ["build_parser", "main"]
 
@@ -36,8 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES),
         formatter_class=_args.HelpFormatter,
     )
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep JAX's compiled programs between runs (by default they are kept in "
+        "the user cache directory, e.g. ~/.cache/mlp_parity/jax, so a second run skips "
+        "compiling)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
-    for command in (check, bench, debug, train, compare, tutorial):
+    for command in (check, bench, debug, train, compare, sweep, tutorial):
         command.add_parser(sub)
     return parser
 
@@ -59,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.written = []
     prefix = f"mlp-parity {args.command}"
     try:
-        return args.func(args)
+        with compile_cache(not args.no_compile_cache):
+            return args.func(args)
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"{prefix}: error: {e}", file=sys.stderr)
         return 2

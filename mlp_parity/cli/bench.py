@@ -1,5 +1,6 @@
 """``mlp-parity bench``: training throughput of each backend against this machine's matmul
-peak, optionally written to JSON and drawn against batch size."""
+limit (the best of XLA's and OpenBLAS's own kernel) and numpy's matmul peak, optionally written
+to JSON and drawn against batch size."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = _args.add_command(
         sub,
         "bench",
-        help="training throughput against this machine's matmul peak",
+        help="training throughput against this machine's matmul limit",
         description="Measure each backend's training throughput (samples/s) and report it as "
-        "a fraction of this machine's float32 matmul peak, measured before and after each "
-        "figure; warns when those peak measurements disagree by more than 20 % (a busy "
-        "machine). Takes minutes; --quick is a smoke test.",
+        "a fraction of this machine's float32 matmul limit (the best of XLA's matmul and "
+        "OpenBLAS's own kernel, the latter in a subprocess without OPENBLAS_CORETYPE and "
+        "OPENBLAS_L2_SIZE; threadpoolctl names the kernel) and of numpy's own matmul peak "
+        "(the environment's kernel), measured before and after each figure; warns when those "
+        "disagree by over 20 % (a busy machine). Takes minutes; --quick is a smoke test.",
         example="mlp-parity bench --backends numpy,jax --json bench.json --plot bench.png",
     )
     p.add_argument(
@@ -116,6 +119,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:  # a smoke test: small data, two batch sizes, few examples
         kw.update(n=min(args.samples, 2048), scaling_n=min(args.scaling_samples, 1024))
         kw["peak_n"] = 1024
+        kw["limit_repeats"] = 3
         kw["check_examples"] = min(args.check_examples, 20)
         batch_sizes = (32, 128) if batch_sizes is None else batch_sizes
     kw["batch_sizes"] = (16, 32, 64, 128, 256, 512) if batch_sizes is None else batch_sizes
