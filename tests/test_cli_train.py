@@ -148,6 +148,9 @@ def test_compare_writes_table_json_and_png(tmp_path, capsys):
         b = data["backends"][name]
         assert set(b["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
         assert b["max_rel_param_divergence"] <= 1e-8  # float64: the same trajectory
+        clock = b["wall_clock_s"]  # where the wall time went (issue 18)
+        assert set(clock) == {"import", "build", "compile", "train", "total"}
+        assert all(v >= 0 for v in clock.values()) and clock["total"] >= clock["train"]
         assert b["samples_per_second"] is None  # 1 epoch: only a figure with compilation
     assert re.search(r"^numpy .* n/a  ", table, re.M), table
     assert "(samples/s n/a: measured from epoch 2 on, as epoch 1 includes compilation" in out

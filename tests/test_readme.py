@@ -131,3 +131,20 @@ def test_pytest_examples_fail_a_buggy_backprop(tmp_path):
     assert out.returncode == 1, out.stdout[-4000:]
     assert "batch size" in out.stdout  # the diagnosis names the factor
     assert "DeadlineExceeded" not in out.stdout
+
+
+@requires_jax
+@requires_keras
+@pytest.mark.slow
+def test_readme_check_output_is_what_the_command_prints(capsys):
+    """The `mlp-parity check` output shown in the README: its header (the reference loss) and
+    table head are what the command prints today; the per-entry round-off may differ."""
+    from mlp_parity.cli import main
+
+    text = README.read_text()
+    start = text.index("    gradient check: ")
+    shown = [line[4:] for line in text[start:].splitlines()[:3]]
+    assert main(["check"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:3] == shown
+    assert printed[-1] == "all backends agree"

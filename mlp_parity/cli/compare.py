@@ -236,6 +236,7 @@ def _json(
                 "history": r.history,
                 "final": {k: v[-1] for k, v in r.history.items() if v and k != "time"},
                 "wall_time_s": report["wall"][name],
+                "wall_clock_s": report["wall_clock"][name],
                 "train_time_s": r.train_time,
                 "samples_per_second": r.samples_per_second if r.epochs > 1 else None,
                 "max_rel_param_divergence": report["divergence"][name],

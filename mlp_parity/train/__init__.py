@@ -39,7 +39,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..params import Params, as_pairs, check_batch, from_pairs, params_dtype
+from ..params import (
+    Params,
+    as_pairs,
+    check_batch,
+    check_fits,
+    from_pairs,
+    params_dtype,
+    training_bytes,
+)
 from ..spec import MLPSpec, as_spec
 from ._common import Loop, positive_int
 from .jax_loop import JaxLoop
@@ -305,6 +313,9 @@ def train(
     devices = check_devices(backend, devices)
     params = as_pairs(spec, params)  # internally pairs; zero biases without biases
     dtype = params_dtype(params)
+    if epochs:  # refuse a network whose training would not fit, before allocating buffers
+        need = training_bytes(spec, dtype, batch_size)
+        check_fits(spec, dtype, need, "parameters, velocities, gradients and batch buffers")
     xa, ya = _check_data(spec, x, y, dtype, "")
     val = _check_validation(spec, validation, dtype)
 

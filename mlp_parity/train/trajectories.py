@@ -46,17 +46,21 @@ def compare_backends(
 ) -> dict[str, Any]:
     """Train ``params`` on ``dataset`` with each backend from the same start on the same
     batches. Returns ``{"results": {backend: TrainResult}, "wall": {backend: seconds},
+    "wall_clock": {backend: {"import", "build", "compile", "train", "total"} seconds},
     "divergence": {backend: max relative parameter difference from the reference},
     "reference": backend}``; the reference is numpy if it ran, else the first backend.
     ``progress(backend)`` may return a per-backend progress callback; ``devices`` goes to
     the jax backend (data-parallel training: the same trajectory)."""
     from ..backends import get_backend
     from . import train
+    from .timing import timed_import, wall_breakdown
 
     results: dict[str, TrainResult] = {}
     wall: dict[str, float] = {}
+    breakdown: dict[str, dict[str, float]] = {}
     for name in backends:
-        get_backend(name)  # import the framework outside the timed region
+        import_s = timed_import(name)
+        get_backend(name)  # the framework imported outside the timed region
         start = time.perf_counter()
         results[name] = train(
             spec,
@@ -74,8 +78,15 @@ def compare_backends(
             **({"devices": devices} if name == "jax" else {}),
         )
         wall[name] = time.perf_counter() - start
+        breakdown[name] = wall_breakdown(import_s, wall[name], results[name].history["time"])
     reference = "numpy" if "numpy" in results else next(iter(results))
     divergence = {
         name: param_divergence(r.params, results[reference].params) for name, r in results.items()
     }
-    return {"results": results, "wall": wall, "divergence": divergence, "reference": reference}
+    return {
+        "results": results,
+        "wall": wall,
+        "wall_clock": breakdown,
+        "divergence": divergence,
+        "reference": reference,
+    }
