@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .tutorial_published import KERAS as _PUBLISHED_KERAS
+from .tutorial_published import N_TRAIN
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 
@@ -80,14 +81,22 @@ def keras_spec() -> Any:
     )
 
 
-def tutorial_init(seed: int = SEED, sizes: tuple[int, ...] = SIZES) -> Params:
+def tutorial_init(
+    seed: int = SEED, sizes: tuple[int, ...] = SIZES, *, shuffled_rows: int | None = N_TRAIN
+) -> Params:
     """The numpy half's initial parameters: ``[(U, bu), (V, bv), (W, bw)]``, float64.
 
     Weights are standard normal, drawn in the order U, V, W from numpy's legacy generator
-    seeded with ``seed`` (what ``np.random.seed(seed)`` then ``np.random.normal(size=...)``
-    gives, without touching numpy's global state); biases are zero.
+    seeded with ``seed``, without touching numpy's global state; biases are zero. Between its
+    ``np.random.seed(42)`` and the draws the tutorial calls ``mnist.train.next_batch(1)``,
+    whose first call shuffles the reader's 55,000 training rows with numpy's global generator
+    (``numpy.random.shuffle(numpy.arange(55000))``): that shuffle is replayed first, so the
+    weights are the tutorial's own. ``shuffled_rows=None`` gives the first draws after the
+    seed instead.
     """
     rng = np.random.RandomState(seed)
+    if shuffled_rows:
+        rng.shuffle(np.arange(shuffled_rows))
     weights = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
     return [(w, np.zeros(w.shape[1])) for w in weights]
 
