@@ -55,6 +55,29 @@ def objective_with_logits(spec: MLPSpec) -> Callable[[Any, Any, Any], Any]:
     return objective
 
 
+def sgd_step(optimizer: SGD, params: Any, vel: Any, grads: Any) -> tuple[Any, Any]:
+    """``optimizer``'s update on every leaf of a parameter tree: ``(params, velocities)``."""
+    import jax
+
+    leaves, tree = jax.tree.flatten(params)
+    new = [
+        optimizer.update(p, v, g)
+        for p, v, g in zip(leaves, jax.tree.leaves(vel), jax.tree.leaves(grads))
+    ]
+    return jax.tree.unflatten(tree, [p for p, _ in new]), jax.tree.unflatten(
+        tree, [v for _, v in new]
+    )
+
+
+def predictions(z: Any, threshold: float | None, dtype: Any) -> Any:
+    """Predicted classes from logits ``z``: argmax, or ``z > threshold`` for one output."""
+    import jax.numpy as jnp
+
+    if threshold is None:
+        return jnp.argmax(z, axis=1)
+    return (z[:, 0] > threshold).astype(dtype)
+
+
 @functools.lru_cache(maxsize=16)
 def _epoch_fn(
     spec: MLPSpec,
@@ -75,17 +98,8 @@ def _epoch_fn(
     def step(carry, idx, x, y, labels):
         params, vel, loss_sum, correct = carry
         (value, z), grads = value_and_grad(params, x[idx], y[idx])
-        leaves, tree = jax.tree.flatten(params)
-        new = [
-            optimizer.update(p, v, g)
-            for p, v, g in zip(leaves, jax.tree.leaves(vel), jax.tree.leaves(grads))
-        ]
-        params = jax.tree.unflatten(tree, [p for p, _ in new])
-        vel = jax.tree.unflatten(tree, [v for _, v in new])
-        if threshold is None:
-            pred = jnp.argmax(z, axis=1)
-        else:
-            pred = (z[:, 0] > threshold).astype(labels.dtype)
+        params, vel = sgd_step(optimizer, params, vel, grads)
+        pred = predictions(z, threshold, labels.dtype)
         loss_sum = loss_sum + value.astype(jnp.float64) * idx.shape[0]
         correct = correct + jnp.sum(pred == labels[idx])
         return params, vel, loss_sum, correct

@@ -33,7 +33,7 @@ import numpy as np
 from ..params import Params, from_pairs
 from ..spec import MLPSpec
 from ._common import Loop, numpy_pairs, positive_int
-from .jax_loop import JaxLoop, resolve_scan_unroll
+from .jax_loop import JaxLoop, predictions, resolve_scan_unroll, sgd_step
 from .metrics import class_labels, one_output_threshold
 from .optim import SGD
 
@@ -199,17 +199,8 @@ def _epoch_fn(mesh, spec: MLPSpec, optimizer: SGD, threshold, unroll: int):
             extra, extra_grads = penalty(params)
             value = value + extra
             grads = jax.tree.map(jnp.add, grads, extra_grads)
-        leaves, tree = jax.tree.flatten(params)
-        new = [
-            optimizer.update(p, v, g)
-            for p, v, g in zip(leaves, jax.tree.leaves(vel), jax.tree.leaves(grads))
-        ]
-        params = jax.tree.unflatten(tree, [p for p, _ in new])
-        vel = jax.tree.unflatten(tree, [v for _, v in new])
-        if threshold is None:
-            pred = jnp.argmax(z, axis=1)
-        else:
-            pred = (z[:, 0] > threshold).astype(lb.dtype)
+        params, vel = sgd_step(optimizer, params, vel, grads)
+        pred = predictions(z, threshold, lb.dtype)
         loss_sum = loss_sum + value.astype(jnp.float64) * jnp.sum(wb).astype(jnp.float64)
         correct = correct + jnp.sum((pred == lb) & (wb > 0))
         return (params, vel, loss_sum, correct), None
