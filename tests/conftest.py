@@ -1,7 +1,9 @@
 """Hypothesis profiles (chosen by HYPOTHESIS_PROFILE): ``dev`` (default, fast), ``ci``,
 ``thorough``. No deadline anywhere: the first call of a shape compiles (JAX/TF)."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -15,7 +17,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # Commands run in-process turn on JAX's persistent compilation cache: keep it out of the user's
 # cache folder (tests of the cache itself set their own).
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="mlp-parity-jax-"))
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="mlp-parity-jax-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
 
 def _has(module: str) -> bool:

@@ -21,8 +21,9 @@ from dataclasses import fields
 
 import numpy as np
 
+from ..backends.numpy_backprop import logits
 from ..params import Params, as_pairs, check_batch, params_dtype
-from ..spec import ACTIVATIONS, LOSSES, MLPSpec, as_spec, conventions
+from ..spec import LOSSES, MLPSpec, as_spec, conventions
 
 #: The spec fields that shape the data loss beyond the loss's own row.
 _OUTPUT_FIELDS = ("output_activation", "reduction", "loss_scale")
@@ -76,17 +77,6 @@ def predicted(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
     if threshold is not None:
         return (z[:, 0] > threshold).astype(np.int64)
     return z.argmax(axis=1)
-
-
-def logits(spec: MLPSpec, pairs: Params, x: np.ndarray) -> np.ndarray:
-    """The logits (batch, out) of ``[(W, b), ...]`` pairs (zero biases add exact zeros)."""
-    a = x
-    acts = spec.hidden_activations
-    for i, (W, b) in enumerate(pairs):
-        a = a @ W + b
-        if i < len(acts):
-            a = ACTIVATIONS[acts[i]].value(a)
-    return a
 
 
 def evaluate(
