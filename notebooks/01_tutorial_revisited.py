@@ -125,32 +125,19 @@ def smooth(values, width=5):
 
 rounds = np.arange(1, len(original["train_accuracy"]) + 1)
 fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
-for key, colour, name in (
-    ("train_accuracy", "tab:blue", "train"),
-    ("eval_accuracy", "tab:orange", "evaluation"),
-):
-    ax_acc.plot(rounds, smooth(original[key]), color=colour, label=f"ours, {name}")
-    ax_acc.plot(
-        published.NUMPY["rounds"],
-        published.NUMPY[key],
-        "o",
-        color=colour,
-        mec="black",
-        label=f"published, {name}",
-    )
-for key, colour, name in (
-    ("train_loss", "tab:blue", "train"),
-    ("eval_loss", "tab:orange", "evaluation"),
-):
-    ax_loss.plot(rounds, smooth(original[key]), color=colour, label=f"ours, {name}")
-    ax_loss.plot(
-        published.NUMPY["rounds"],
-        published.NUMPY[key],
-        "o",
-        color=colour,
-        mec="black",
-        label=f"published, {name}",
-    )
+for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+    splits = (("train", "tab:blue", "train"), ("eval", "tab:orange", "evaluation"))
+    for split, colour, name in splits:
+        key = f"{split}_{metric}"
+        ax.plot(rounds, smooth(original[key]), color=colour, label=f"ours, {name}")
+        ax.plot(
+            published.NUMPY["rounds"],
+            published.NUMPY[key],
+            "o",
+            color=colour,
+            mec="black",
+            label=f"published, {name}",
+        )
 ax_acc.set(title="accuracy", xlabel="round (128 examples)", ylim=(0, 1))
 ax_loss.set(title="loss (cross-entropy, mean over the 10 outputs)", xlabel="round (128 examples)")
 for ax in (ax_acc, ax_loss):
