@@ -149,6 +149,60 @@ def test_initialisation_is_numpys_legacy_seed_42_draws_with_or_without_the_reade
         np.testing.assert_array_equal(w, v)
 
 
+def test_initial_params_by_reader_version():
+    first = tut.tutorial_init(42)
+    for run in (0, 3):  # seed42: the same draws in every run
+        for (w, _), (v, _) in zip(tut.initial_params("seed42", run), first):
+            np.testing.assert_array_equal(w, v)
+    shuffled = tut.tutorial_init(42, shuffled_rows=published.N_TRAIN)
+    for (w, _), (v, _) in zip(tut.initial_params("seed42-shuffled", 5), shuffled):
+        np.testing.assert_array_equal(w, v)
+    a, b = tut.initial_params("per-run", 0), tut.initial_params("per-run", 1)
+    assert not np.array_equal(a[0][0], b[0][0])  # each run its own weights ...
+    legacy = np.random.RandomState(tut.INIT_SEED_OFFSET + 1)  # noqa: NPY002
+    np.testing.assert_array_equal(b[0][0], legacy.normal(size=(784, 128)))  # ... reproducibly
+    assert [w.shape for w, _ in a] == [(784, 128), (128, 128), (128, 10)]
+    assert not any(bias.any() for _, bias in a)
+    with pytest.raises(ValueError, match="init must be one of per-run, seed42, seed42-shuffled"):
+        tut.initial_params("seed7")
+
+
+def test_closeness_measures_the_published_run_in_single_run_deviations():
+    from mlp_parity.examples.tutorial_report import closeness
+
+    runs = [
+        {
+            "rounds": [1],
+            "train_loss": [v],
+            "train_accuracy": [0.5],
+            "eval_loss": [v],
+            "eval_accuracy": [0.5],
+        }
+        for v in (0.6, 0.8)
+    ]
+    ours = {
+        "rounds": [1],
+        "train_loss": [0.7],
+        "train_accuracy": [0.5],
+        "eval_loss": [0.7],
+        "eval_accuracy": [0.5],
+    }
+    theirs = {
+        "rounds": [1],
+        "train_loss": [0.7 + 0.2 * math.sqrt(0.5)],
+        "train_accuracy": [0.5],
+        "eval_loss": [0.7],
+        "eval_accuracy": [0.5],
+    }
+    close = closeness(ours, theirs, runs)
+    assert close["train_loss"]["run_sd"][0] == pytest.approx(0.2 * math.sqrt(0.5))  # ddof=1
+    assert close["train_loss"]["z"][0] == pytest.approx(1.0)
+    assert close["eval_loss"]["z"][0] == pytest.approx(0.0)
+    assert close["train_accuracy"]["z"] == [None]  # no spread: no z
+    assert "z" not in closeness(ours, theirs)  # without runs: differences only
+    assert "z" not in closeness(ours, theirs, runs[:1])["train_loss"]
+
+
 def test_batch_stream_serves_permutations_and_carries_the_remainder():
     x, y = np.arange(10.0)[:, None], np.arange(10) % 3
     stream = BatchStream(x, y, seed=0, num_classes=3)
@@ -216,7 +270,8 @@ def test_cli_writes_the_json_schema(tmp_path, capsys, monkeypatch):
     argv = ["tutorial", "--seeds", "2", "--rounds", "2", "--epochs", "1", "--backends", "numpy"]
     assert main([*argv, "--out", "o"]) == 0
     out = capsys.readouterr().out
-    assert "published / ours (mean over 2 data orders)" in out
+    assert "published / ours (mean over 2 runs)" in out
+    assert "in standard deviations of our single runs" in out
     assert "not the tutorial's 55,000 / 5,000" in out
     data = json.loads((tmp_path / "o" / "tutorial.json").read_text())
     for part in (data["published"]["numpy"], data["reproduced"]["numpy_original"]):
@@ -234,4 +289,20 @@ def test_cli_writes_the_json_schema(tmp_path, capsys, monkeypatch):
     assert data["variants"]["corrected_retuned"]["learning_rate"] == data["sweep"]["chosen"]
     assert data["variants"]["original"]["learning_rate"] == tut.LEARNING_RATE
     assert data["numpy_settings"]["data_seeds"] == [0, 1]
+    assert data["numpy_settings"]["init"] == "per-run" == tut.DEFAULT_INIT
+    assert len(data["variants"]["original"]["runs"]) == 2
+    close = data["closeness"]["numpy_original"]["train_loss"]
+    assert len(close["run_sd"]) == len(close["z"]) == 1
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["tutorial.json", "tutorial.png"]
+
+
+def test_cli_init_choice_reaches_the_report(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    argv = ["tutorial", "--seeds", "1", "--rounds", "1", "--epochs", "1", "--backends", "numpy"]
+    assert main([*argv, "--init", "seed42", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "tutorial.json").read_text())
+    assert data["numpy_settings"]["init"] == "seed42"
+    assert "RandomState(42)" in data["numpy_settings"]["init_note"]
+    assert "(seed42)" in capsys.readouterr().out
+    assert main([*argv, "--init", "seed7"]) == 2
+    assert "invalid choice: 'seed7'" in capsys.readouterr().err

@@ -36,7 +36,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--seeds",
         type=_args.int_at_least(1),
         default=5,
-        help="data orders the numpy half is averaged over, >= 1 (default 5)",
+        help="runs (data orders; with --init per-run also weights) the numpy half is averaged "
+        "over, >= 1 (default 5)",
+    )
+    p.add_argument(
+        "--init",
+        choices=tut.INITS,
+        default=tut.DEFAULT_INIT,
+        help="numpy half's weights, by the TensorFlow reader the tutorial ran on: per-run (1.2 "
+        "on: each run its own N(0, 1) draws), seed42 (1.0: seed 42's first draws), "
+        f"seed42-shuffled (1.1: seed 42's draws after the reader's shuffle); default "
+        f"{tut.DEFAULT_INIT}",
     )
     p.add_argument(
         "--rounds",
@@ -88,14 +98,18 @@ def _tutorial(args: argparse.Namespace, ds: Any, data: Any, out: Path) -> int:
 
     start = time.perf_counter()
     print(
-        f"numpy half: {'-'.join(map(str, tut.SIZES))} sigmoid, N(0, 1) weights (seed {tut.SEED}),"
-        f" one update per example (lr {tut.LEARNING_RATE:g}, momentum {tut.MOMENTUM:g}, applied "
+        f"numpy half: {'-'.join(map(str, tut.SIZES))} sigmoid, N(0, 1) weights ({args.init}), "
+        f"one update per example (lr {tut.LEARNING_RATE:g}, momentum {tut.MOMENTUM:g}, applied "
         f"one example late, reset every round), {args.rounds} round{'s' if args.rounds > 1 else ''}"
-        f" of {tut.BATCH_SIZE} (the tutorial: {tut.EPOCHS}); "
-        f"{args.seeds} data order{'s' if args.seeds > 1 else ''}"
+        f" of {tut.BATCH_SIZE} (the tutorial: {tut.EPOCHS}); {args.seeds} run"
+        f"{'s' if args.seeds > 1 else ''}"
     )
     numpy_part = reproduce_numpy(
-        data, seeds=range(args.seeds), rounds=args.rounds, say=lambda s: print(s, flush=True)
+        data,
+        seeds=range(args.seeds),
+        rounds=args.rounds,
+        init=args.init,
+        say=lambda s: print(s, flush=True),
     )
     print(
         f"Keras half: {'-'.join(map(str, tut.KERAS_SIZES))} sigmoid, sigmoid output, "
@@ -128,7 +142,7 @@ def _print_numpy(report: dict[str, Any]) -> None:
     pub, ours = report["published"]["numpy"], report["reproduced"]["numpy_original"]
     n = len(ours["rounds"])
     seeds = len(report["numpy_settings"]["data_seeds"])
-    print(f"numpy half, original backprop: published / ours (mean over {seeds} data orders)")
+    print(f"numpy half, original backprop: published / ours (mean over {seeds} runs)")
     print(f"{'round':>5}{'train acc':>18}{'eval acc':>18}{'train loss':>18}{'eval loss':>18}")
     for i in range(n):
         cells = [
@@ -142,6 +156,12 @@ def _print_numpy(report: dict[str, Any]) -> None:
         f"{100 * close['eval_accuracy']['mean_abs_difference']:.1f} points (one round's accuracy "
         "is 128 examples: about +-4 points of sampling noise)"
     )
+    if "z" in close["train_accuracy"]:
+        print("published - ours, in standard deviations of our single runs (the published log is")
+        print("one run; |z| > 2 is unusual for one):")
+        for k in ("train_accuracy", "eval_accuracy", "train_loss", "eval_loss"):
+            zs = " ".join("   n/a" if z is None else f"{z:+6.1f}" for z in close[k]["z"])
+            print(f"  {k:<15}{zs}")
     print()
 
 

@@ -2,10 +2,13 @@
 learning-rate sweep for the corrected gradient, and the Keras half in three frameworks; all
 gathered into one JSON-ready dict (what ``mlp-parity tutorial`` prints and writes).
 
-Every numpy-half run starts from the tutorial's initialisation (:func:`~.tutorial.tutorial_init`,
-seed 42) and differs only in the gradient, the learning rate, and the data order: data seed
-``s`` orders the training stream with ``s`` and the validation stream with ``1000 + s``. Values
-at the logged rounds are means over the data seeds.
+Run ``s`` of the numpy half orders the training stream with seed ``s`` and the validation
+stream with ``1000 + s``, and starts from :func:`~.tutorial.initial_params` (by default
+``per-run``: its own N(0, 1) weights, as every run of the tutorial under TensorFlow 1.2 on drew;
+``seed42``: the same weights in every run). Variants differ only in the gradient and the
+learning rate, run ``s`` of each from the same start. Values at the logged rounds are means
+over the runs; the published log is one run, so :func:`closeness` also says how far it lies
+in standard deviations of single runs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ from .tutorial_data import BatchStream, TutorialData
 SWEEP_LEARNING_RATES: tuple[float, ...] = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.2)
 SCORE_ROUNDS = 20  # sweep score: mean evaluation accuracy over the last 20 rounds
 EVAL_SEED_OFFSET = 1000
+
+#: What ``numpy_settings.init`` means, per :data:`~.tutorial.INITS` choice.
+INIT_NOTES: dict[str, str] = {
+    "per-run": "standard normal weights, run s from numpy RandomState("
+    f"{tut.INIT_SEED_OFFSET} + s) (TensorFlow >= 1.2's reader reseeded numpy from the OS, so "
+    "every run of the tutorial drew its own), zero biases",
+    "seed42": f"standard normal weights, numpy RandomState({tut.SEED})'s first draws in every "
+    "run (TensorFlow 1.0's reader), zero biases",
+    "seed42-shuffled": f"standard normal weights from numpy RandomState({tut.SEED}) after a "
+    "shuffle of 55,000 rows (TensorFlow 1.1's reader), zero biases",
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +68,11 @@ def run_numpy(
     learning_rate: float,
     seed: int,
     rounds: int = tut.EPOCHS,
+    init: str = tut.DEFAULT_INIT,
 ) -> dict[str, list[float]]:
-    """One numpy-half run from the tutorial's initialisation on data order ``seed``: its log."""
+    """Run ``seed`` of the numpy half (data order and, for ``per-run``, weights): its log."""
     _, log = loop.train_per_example(
-        tut.tutorial_init(),
+        tut.initial_params(init, seed),
         BatchStream(data.x_train, data.y_train, seed),
         BatchStream(data.x_val, data.y_val, EVAL_SEED_OFFSET + seed),
         rounds=rounds,
@@ -95,16 +110,18 @@ def reproduce_numpy(
     seeds: Sequence[int] = range(5),
     rounds: int = tut.EPOCHS,
     sweep: Sequence[float] = SWEEP_LEARNING_RATES,
+    init: str = tut.DEFAULT_INIT,
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The numpy half: the learning-rate sweep (corrected gradient, data seed ``seeds[0]``),
     then every :data:`VARIANTS` on every data seed. Long because it gathers, per variant, the
     per-seed logs, the mean curves and the logged rounds, and times each run."""
     seeds = list(seeds)
+    tut.initial_params(init, seeds[0])  # an unknown init fails before any training
     scores = []
     for lr in sweep:
         start = time.perf_counter()
-        scores.append(sweep_score(run_numpy(data, loop.CORRECTED, lr, seeds[0], rounds)))
+        scores.append(sweep_score(run_numpy(data, loop.CORRECTED, lr, seeds[0], rounds, init)))
         say(
             f"  sweep: corrected, lr {lr:g}: {scores[-1]:.3f} ({time.perf_counter() - start:.1f} s)"
         )
@@ -114,7 +131,7 @@ def reproduce_numpy(
     for v in VARIANTS:
         lr = chosen if v.learning_rate is None else v.learning_rate
         start = time.perf_counter()
-        logs = [run_numpy(data, v.gradient, lr, s, rounds) for s in seeds]
+        logs = [run_numpy(data, v.gradient, lr, s, rounds, init) for s in seeds]
         curves = mean_curves(logs)
         variants[v.key] = {
             "label": v.label,
@@ -126,6 +143,7 @@ def reproduce_numpy(
                 k: np.std([[log[k][r - 1] for r in listed] for log in logs], axis=0).tolist()
                 for k in loop.LOG_KEYS
             },
+            "runs": [logged(log, listed) for log in logs],
             "last_rounds_mean": {
                 k: float(np.mean(curves[k][-SCORE_ROUNDS:])) for k in loop.LOG_KEYS
             },
@@ -139,6 +157,7 @@ def reproduce_numpy(
         )
     return {
         "seeds": seeds,
+        "init": init,
         "rounds": rounds,
         "sweep": {
             "gradient": "corrected",
@@ -152,13 +171,24 @@ def reproduce_numpy(
     }
 
 
-def closeness(ours: dict[str, list[float]], theirs: dict[str, list[float]]) -> dict[str, Any]:
-    """Per logged round, ours - published, and the mean absolute difference, per metric."""
+def closeness(
+    ours: dict[str, list[float]],
+    theirs: dict[str, list[float]],
+    runs: Sequence[dict[str, list[float]]] = (),
+) -> dict[str, Any]:
+    """Per logged round and metric: ``difference`` (ours - published) and its mean absolute
+    value; with two or more single ``runs``, also ``run_sd`` (their standard deviation,
+    ``ddof=1``) and ``z`` ((published - ours) / ``run_sd``): the published log is one run, so
+    its distance from our mean is judged against how much single runs vary."""
     n = len(ours["rounds"])
     out: dict[str, Any] = {}
     for k in loop.LOG_KEYS:
         diff = [float(a - b) for a, b in zip(ours[k], theirs[k][:n])]
         out[k] = {"difference": diff, "mean_abs_difference": float(np.mean(np.abs(diff)))}
+        if len(runs) >= 2:
+            sd = np.std([run[k][:n] for run in runs], axis=0, ddof=1)
+            out[k]["run_sd"] = sd.tolist()
+            out[k]["z"] = [float(-d / s) if s > 0 else None for d, s in zip(diff, sd)]
     return out
 
 
@@ -182,10 +212,11 @@ def build_report(
             "keras": dict(published.KERAS),
         },
         "reproduced": {"numpy_original": repro_numpy},
-        "closeness": {"numpy_original": closeness(repro_numpy, published.NUMPY)},
+        "closeness": {"numpy_original": closeness(repro_numpy, published.NUMPY, original["runs"])},
         "numpy_settings": {
             "sizes": list(tut.SIZES),
-            "init": f"standard normal weights (numpy RandomState({tut.SEED})), zero biases",
+            "init": numpy_part["init"],
+            "init_note": INIT_NOTES[numpy_part["init"]],
             "learning_rate": tut.LEARNING_RATE,
             "momentum": tut.MOMENTUM,
             "examples_per_round": tut.BATCH_SIZE,
