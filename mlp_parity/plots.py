@@ -144,7 +144,7 @@ def _smooth(values: Sequence[float], width: int) -> tuple[list[int], list[float]
 
 def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
     """The ``mlp-parity tutorial`` figure from its report (``tutorial.json``'s dict): (a) the
-    numpy half's original run, ours (mean over data orders) beside the published log points;
+    numpy half's original run, ours (mean over runs) beside the published log points;
     (b) evaluation accuracy of each variant (original, each bug alone, corrected at both
     learning rates), a ``smooth``-round running mean; (c) the Keras half per epoch beside the
     published final values (when the report has it). Returns a ``matplotlib.figure.Figure``."""

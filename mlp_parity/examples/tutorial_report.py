@@ -1,4 +1,4 @@
-"""The tutorial reproduced: the numpy half's log over several data orders, what each bug did, a
+"""The tutorial reproduced: the numpy half's log over several runs, what each bug did, a
 learning-rate sweep for the corrected gradient, and the Keras half in three frameworks; all
 gathered into one JSON-ready dict (what ``mlp-parity tutorial`` prints and writes).
 
