@@ -157,6 +157,18 @@ def test_compare_writes_table_json_and_png(tmp_path, capsys):
     assert "on " + ", ".join(backends) + ": 1 epoch, batch" in out
     assert (tmp_path / "out" / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "same trajectory: max relative parameter divergence" in out
+    split = data["run_wall_clock_s"]  # the whole run, for issue 18's overhead target
+    assert set(split) == {
+        "imports",
+        "training",
+        "compilation",
+        "build",
+        "other",
+        "total",
+        "outside_fraction",
+    }
+    assert 0.0 <= split["outside_fraction"] <= 1.0 and split["total"] >= split["training"]
+    assert re.search(r"^time: [\d.]+ s = imports .*% outside imports and training$", out, re.M)
 
 
 def test_compare_fails_when_backends_diverge(tmp_path, capsys, monkeypatch):

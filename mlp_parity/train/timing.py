@@ -1,5 +1,5 @@
 """Where a run's wall time goes, per backend: importing the framework, building the loop,
-compiling (the first epoch, less a steady epoch), training (the steady epochs, scaled to all).
+compiling (the first epoch, less a steady epoch), training (the epochs, less that).
 
 :func:`wall_breakdown` turns the measurements ``compare_backends`` (or any caller) takes around
 ``train`` into the record ``compare --json`` keeps per backend."""
@@ -29,16 +29,14 @@ def wall_breakdown(import_s: float, total_s: float, epoch_times: list[float]) ->
     """``{"import", "build", "compile", "train", "total"}`` seconds of one backend's run.
 
     ``total_s`` is the wall time of the ``train`` call (after the import), ``epoch_times``
-    its ``history["time"]``. Training is every epoch at the steady (median of the later
-    epochs) speed; compilation is what the first epoch took beyond that (0 with one epoch:
-    not separable); build is the rest of the call (loop set-up, transfers, validation)."""
-    steady = sorted(epoch_times[1:])[len(epoch_times[1:]) // 2] if len(epoch_times) > 1 else None
-    if steady is None:
-        train_s, compile_s = sum(epoch_times), 0.0
-    else:
-        train_s = steady * len(epoch_times)
-        compile_s = max(0.0, epoch_times[0] - steady)
-    build_s = max(0.0, total_s - train_s - compile_s)
+    its ``history["time"]``. Compilation is what the first epoch took beyond a steady epoch
+    (the median of the later ones; 0 with one epoch: not separable); training is every epoch's
+    time less that, so an epoch slowed by a busy machine counts as training, where it
+    happened; build is the rest of the call (loop set-up, transfers, validation)."""
+    later = sorted(epoch_times[1:])
+    compile_s = max(0.0, epoch_times[0] - later[len(later) // 2]) if later else 0.0
+    train_s = sum(epoch_times) - compile_s
+    build_s = max(0.0, total_s - sum(epoch_times))
     return {
         "import": import_s,
         "build": build_s,
