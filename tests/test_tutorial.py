@@ -236,6 +236,23 @@ def test_sample_split_says_how_it_differs():
     assert "8,000 train / 2,000 validation" in d.note and "55,000 / 5,000" in d.note
 
 
+def test_a_run_skips_the_example_the_tutorial_drew_to_size_its_network():
+    from mlp_parity.data import load_dataset
+    from mlp_parity.examples.tutorial_report import EVAL_SEED_OFFSET, run_numpy
+
+    d = tutorial_split(load_dataset("mnist-sample"))
+    log = run_numpy(d, tl.ORIGINAL, tut.LEARNING_RATE, seed=3, rounds=1)
+    stream = BatchStream(d.x_train, d.y_train, 3)
+    stream.next_batch(1)  # sample = mnist.train.next_batch(1)
+    _, want = tl.train_per_example(
+        tut.initial_params("per-run", 3),
+        stream,
+        BatchStream(d.x_val, d.y_val, EVAL_SEED_OFFSET + 3),
+        rounds=1,
+    )
+    assert log == want
+
+
 def test_keras_half_spec_and_frameworks_agree():
     """The tutorial's Keras network in float64: numpy and JAX (and Keras when installed) on
     the same batches from one initialisation end equal to round-off."""

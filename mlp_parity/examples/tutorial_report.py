@@ -70,10 +70,15 @@ def run_numpy(
     rounds: int = tut.EPOCHS,
     init: str = tut.DEFAULT_INIT,
 ) -> dict[str, list[float]]:
-    """Run ``seed`` of the numpy half (data order and, for ``per-run``, weights): its log."""
+    """Run ``seed`` of the numpy half (data order and, for ``per-run``, weights): its log.
+
+    As the tutorial, the training stream first serves one example that is never trained on
+    (its ``sample = mnist.train.next_batch(1)``, taken to size the network)."""
+    train_stream = BatchStream(data.x_train, data.y_train, seed)
+    train_stream.next_batch(1)
     _, log = loop.train_per_example(
         tut.initial_params(init, seed),
-        BatchStream(data.x_train, data.y_train, seed),
+        train_stream,
         BatchStream(data.x_val, data.y_val, EVAL_SEED_OFFSET + seed),
         rounds=rounds,
         learning_rate=learning_rate,
