@@ -45,8 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         default=tut.DEFAULT_INIT,
         help="numpy half's weights, by the TensorFlow reader the tutorial ran on: per-run (1.2 "
         "on: each run its own N(0, 1) draws), seed42 (1.0: seed 42's first draws), "
-        f"seed42-shuffled (1.1: seed 42's draws after the reader's shuffle); default "
-        f"{tut.DEFAULT_INIT}",
+        f"seed42-shuffled (1.1: seed 42's draws after the reader's shuffle) (default "
+        f"{tut.DEFAULT_INIT})",
     )
     p.add_argument(
         "--rounds",
