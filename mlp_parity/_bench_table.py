@@ -13,6 +13,35 @@ _CEILING_NOTES = {
 }
 
 
+#: Width of the name column.
+W = 29
+OWN = "numpy (OpenBLAS own kernel)"
+
+
+def _rows(r: dict[str, Any], notes: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """The table's ``(name, row)`` pairs: ceilings, then training, numpy under OpenBLAS's own
+    kernel (``numpy_own_kernel``) beside numpy's; ``notes`` gets what names each kernel."""
+    own = r.get("numpy_own_kernel") or {}
+    pinned = (r.get("machine_limit") or {}).get("float32", {}).get("numpy_architecture")
+    rows = [("matmuls only", r["matmul_ceiling"])]
+    if own.get("matmul_ceiling"):
+        rows.append(("matmuls only, own kernel", own["matmul_ceiling"]))
+        notes["matmuls only, own kernel"] = "   (the same, OpenBLAS choosing its kernel)"
+    if "jax_matmul_ceiling" in r:
+        rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
+    if "keras_matmul_ceiling" in r:
+        rows.append(("matmuls in TF", r["keras_matmul_ceiling"]))
+    for b, v in r["training"].items():
+        rows.append((b, v))
+        if b == "numpy" and own.get("training"):
+            rows.append((OWN, own["training"]))
+    if pinned and own.get("pinned"):
+        notes["numpy"] = f"   (kernel {pinned}, pinned by {', '.join(own['pinned'])})"
+    if own.get("architecture"):
+        notes[OWN] = f"   (kernel {own['architecture']}; a subprocess without the pinning)"
+    return rows
+
+
 def format_table(r: dict[str, Any]) -> str:
     """The result of :func:`mlp_parity.bench.run` as a plain-text table: "of limit" against
     the machine's limit (when measured), "of peak" against numpy's bracketing peaks, "of best"
@@ -36,25 +65,21 @@ def format_table(r: dict[str, Any]) -> str:
         lines.append(f"WARNING: {r['unreliable_reason']}")
     with_limit = "limit_samples_per_s" in r
     limit_head = f"{'of limit':>10}" if with_limit else ""
-    lines += ["", f"{'backend':<16}{'samples/s':>12}{limit_head}{'of peak':>10}{'of best':>10}"]
-    rows = [("matmuls only", r["matmul_ceiling"])]
-    if "jax_matmul_ceiling" in r:
-        rows.append(("matmuls in XLA", r["jax_matmul_ceiling"]))
-    if "keras_matmul_ceiling" in r:
-        rows.append(("matmuls in TF", r["keras_matmul_ceiling"]))
-    for name, v in rows + list(r["training"].items()):
+    lines += ["", f"{'backend':<{W}}{'samples/s':>12}{limit_head}{'of peak':>10}{'of best':>10}"]
+    notes = dict(_CEILING_NOTES)
+    for name, v in _rows(r, notes):
         of_limit = f"{v['fraction_of_limit']:>10.2f}" if with_limit else ""
         line = (
-            f"{name:<16}{v['samples_per_s']:>12,.0f}{of_limit}{v['fraction_of_peak']:>10.2f}"
+            f"{name:<{W}}{v['samples_per_s']:>12,.0f}{of_limit}{v['fraction_of_peak']:>10.2f}"
             f"{v.get('fraction_of_best_peak', v['fraction_of_peak']):>10.2f}"
-        ) + _CEILING_NOTES.get(name, "")
+        ) + notes.get(name, "")
         if "fraction_of_device_peak" in v:
             line += f"   ({v['fraction_of_device_peak']:.3f} of device peak)"
         lines.append(line)
     t = r["tutorial_loop"]
     of_limit = f"{t['fraction_of_limit']:>10.3f}" if with_limit else ""
     lines.append(
-        f"{'tutorial loop':<16}{t['samples_per_s']:>12,.0f}{of_limit}{'':>10}"
+        f"{'tutorial loop':<{W}}{t['samples_per_s']:>12,.0f}{of_limit}{'':>10}"
         f"{t['fraction_of_peak']:>10.3f}"
         + ("   (float64: of the float64 limit)" if with_limit else "")
     )
@@ -65,6 +90,9 @@ def format_table(r: dict[str, Any]) -> str:
         + (f" (median of {rounds} rounds)" if rounds > 1 else "")
         + "; of best: against numpy's best peak of the run"
     )
+    lines += [
+        f"  note: {OWN}: {note}" for note in (r.get("numpy_own_kernel") or {}).get("notes", [])
+    ]
     lines += _scaling_lines(r)
     rate = r.get("check_backprop_examples_per_s")
     if rate is not None:
@@ -81,10 +109,10 @@ def _scaling_lines(r: dict[str, Any]) -> list[str]:
     lines = [
         "",
         f"fraction of {against} by batch size",
-        f"{'backend':<16}" + "".join(f"{s:>8}" for s in sizes),
+        f"{'backend':<{W}}" + "".join(f"{s:>8}" for s in sizes),
     ]
     for b, row in table.items():
-        line = f"{b:<16}" + "".join(f"{row[s]:>8.2f}" for s in sizes)
+        line = f"{b:<{W}}" + "".join(f"{row[s]:>8.2f}" for s in sizes)
         if r.get("batch_scaling_peak", {}).get(b) == "jax device":
             line += "   (of the JAX device's peak)"
         lines.append(line)

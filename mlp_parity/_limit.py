@@ -11,7 +11,9 @@ measured two more ways, and the best kept:
   never changed.
 
 numpy's figure in this process (the pinned kernel) is measured beside them and reported, not
-counted in the limit unless it is the best. :func:`machine_limit` returns, per dtype::
+counted in the limit unless it is the best. :func:`numpy_own_kernel` measures numpy's training
+and its step-matmul ceiling the same way, in a subprocess without the pinning variables.
+:func:`machine_limit` returns, per dtype::
 
     {"gflops": best, "source": "xla" | "openblas" | "numpy",
      "xla_gflops": float | None, "openblas_gflops": float | None,
@@ -59,6 +61,51 @@ print(json.dumps(out))
 """
 
 
+_OWN_KERNEL_TRAINING_SCRIPT = """
+import json, sys
+from mlp_parity import bench
+from mlp_parity._limit import blas_kernel
+kw = json.loads(sys.argv[1])
+ceiling = bench.matmul_ceiling(kw["sizes"], kw["batch_size"])
+training = bench.training_throughput("numpy", **kw)
+print(json.dumps({"ceiling": ceiling, "training": training, "architecture": blas_kernel()}))
+"""
+
+
+def _unpinned_env() -> dict[str, str]:
+    """This process's environment less :data:`PINNING_VARIABLES`, with this package importable
+    (a source checkout need not be installed)."""
+    env = {k: v for k, v in os.environ.items() if k not in PINNING_VARIABLES}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_unpinned(args: list[str], what: str) -> dict[str, Any]:
+    """The JSON that ``python args...`` prints last, run with :func:`_unpinned_env`, plus
+    ``"pinned"`` (the variables it left out). ``RuntimeError`` when it fails."""
+    done = subprocess.run(
+        [sys.executable, *args], env=_unpinned_env(), capture_output=True, text=True, timeout=600
+    )
+    if done.returncode:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"the {what} subprocess failed: {tail[0]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["pinned"] = {k: os.environ[k] for k in PINNING_VARIABLES if k in os.environ}
+    return out
+
+
+def numpy_own_kernel(
+    sizes: Sequence[int], batch_size: int, n: int, epochs: int, dtype: str = "float32"
+) -> dict[str, Any]:
+    """numpy's training (``bench.training_throughput``) and step-matmul ceiling
+    (``bench.matmul_ceiling``), samples/s, under OpenBLAS's own kernel: one subprocess without
+    :data:`PINNING_VARIABLES`. ``{"training": float, "ceiling": float, "architecture": str |
+    None, "pinned": {var: value}}``; ``RuntimeError`` when the subprocess fails."""
+    kw = dict(sizes=list(sizes), batch_size=batch_size, n=n, epochs=epochs, dtype=dtype)
+    return _run_unpinned(["-c", _OWN_KERNEL_TRAINING_SCRIPT, json.dumps(kw)], "own-kernel numpy")
+
+
 def blas_kernel() -> str | None:
     """The BLAS kernel numpy runs in this process (threadpoolctl's ``architecture``, e.g.
     ``"Haswell"``), or ``None`` when threadpoolctl is missing or does not say."""
@@ -78,15 +125,8 @@ def openblas_own_peak(
     (:data:`PINNING_VARIABLES`), and the kernel that ran: ``{dtype: gflops, ...,
     "architecture": str | None, "internal_api": str | None, "pinned": {var: value}}``.
     ``RuntimeError`` when the subprocess fails."""
-    env = {k: v for k, v in os.environ.items() if k not in PINNING_VARIABLES}
-    args = [sys.executable, "-c", _OPENBLAS_SCRIPT, str(n), str(repeats), ",".join(dtypes)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        raise RuntimeError(f"the OpenBLAS peak subprocess failed: {tail[0]}")
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    out["pinned"] = {k: os.environ[k] for k in PINNING_VARIABLES if k in os.environ}
-    return out
+    args = ["-c", _OPENBLAS_SCRIPT, str(n), str(repeats), ",".join(dtypes)]
+    return _run_unpinned(args, "OpenBLAS peak")
 
 
 def xla_cpu_matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 10) -> float:

@@ -27,6 +27,10 @@ JSON keys of :func:`run` (besides the settings echoed back):
   ``samples_per_s`` (median of the rounds), ``fraction_of_limit``, ``fraction_of_peak``
   (against numpy's bracketing peaks), ``fraction_of_best_peak``, ``rounds``;
   ``fraction_of_device_peak`` for jax on an accelerator;
+* ``numpy_own_kernel`` (numpy among the backends): numpy again under OpenBLAS's own kernel, a
+  subprocess without the pinning (:func:`_limit.numpy_own_kernel`): ``training``,
+  ``matmul_ceiling`` (rows as above; a round's local peak is its pinned neighbour's),
+  ``architecture`` (the kernel that ran), ``pinned`` (the variables left out), ``notes``;
 * ``tutorial_loop``: ``samples_per_s``, ``fraction_of_peak``, ``fraction_of_limit`` (it runs in
   float64: against the float64 limit);
 * ``batch_scaling[backend][batch]`` (of numpy's best peak), ``batch_scaling_of_limit`` (of the
@@ -44,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ._bench_table import format_table
-from ._limit import machine_limit, merge_limits
+from ._limit import machine_limit, merge_limits, numpy_own_kernel
 from ._peaks import (
     DEFAULT_SIZES,
     jax_matmul_ceiling,
@@ -67,6 +71,7 @@ __all__ = [
     "jax_matmul_peak",
     "machine_limit",
     "matmul_ceiling",
+    "numpy_own_kernel",
     "matmul_peak",
     "reliability",
     "run",
@@ -219,7 +224,20 @@ def run(
 
     limits = [_limit(peak_n, limit_repeats, log)]
     headline = (backends, sizes, batch_size, repeats, peak_n)
-    peaks, rounds = _headline_rounds(*headline, lambda b: throughput(b, batch_size, n, epochs), log)
+    own: dict[str, Any] = {"notes": []}
+
+    def own_kernel() -> dict[str, Any] | None:  # numpy again, OpenBLAS choosing its kernel
+        log("numpy under OpenBLAS's own kernel (a subprocess) ...")
+        try:
+            got = numpy_own_kernel(sizes, batch_size, n, epochs)
+        except (RuntimeError, OSError, ValueError) as e:
+            own["notes"].append(str(e))
+            return None
+        own.update(architecture=got.get("architecture"), pinned=got.get("pinned", {}))
+        return got
+
+    measure = lambda b: throughput(b, batch_size, n, epochs)  # noqa: E731
+    peaks, rounds = _headline_rounds(*headline, measure, log, own_kernel)
     log("tutorial per-sample loop ...")
     tutorial = tutorial_loop_throughput()
     scaling = {}
@@ -229,6 +247,8 @@ def run(
     peaks.append(matmul_peak("float32", n=peak_n))
     limits.append(_limit(peak_n, limit_repeats, log))
     _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps)
+    if "numpy" in backends:
+        _own_kernel_rows(out, spec, peaks, rounds, own)
     _against_limit(out, spec, merge_limits(*limits), scaling, device_peak_sps)
     if check_examples:
         out["check_backprop_examples_per_s"] = _check_rate_or_none(check_examples, log)
@@ -287,11 +307,12 @@ def _device_peak(out: dict[str, Any], spec: MLPSpec, log) -> float | None:
     return out["jax_devicepeak_samples_per_s"]
 
 
-def _headline_rounds(backends, sizes, batch_size, repeats, peak_n, throughput, log):
+def _headline_rounds(backends, sizes, batch_size, repeats, peak_n, throughput, log, own_kernel):
     """``(peaks, rounds)``: the matmul ceilings and ``throughput(backend)`` of each backend,
     ``repeats`` rounds, each measurement bracketed by peak measurements (this machine's speed
     drifts within minutes: BENCHMARKS.md); ``rounds[name]`` lists ``(samples/s, the better of
-    its two brackets)``."""
+    its two brackets)``. Right after numpy's, ``own_kernel()`` (``None`` when it failed) gives
+    ``numpy_own``/``ceiling_own``, with numpy's brackets."""
     log("measuring float32 matmul peak ...")
     peaks = [matmul_peak("float32", n=peak_n)]
     rounds: dict[str, list[tuple[float, float]]] = {}
@@ -312,6 +333,11 @@ def _headline_rounds(backends, sizes, batch_size, repeats, peak_n, throughput, l
         for b in backends:
             log(f"training throughput: {b}{suffix} ...")
             bracketed(b, lambda b=b: throughput(b))
+            got = own_kernel() if b == "numpy" else None
+            if got:
+                local_peak = rounds[b][-1][1]
+                rounds.setdefault("numpy_own", []).append((got["training"], local_peak))
+                rounds.setdefault("ceiling_own", []).append((got["ceiling"], local_peak))
     return peaks, rounds
 
 
@@ -323,19 +349,7 @@ def _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps) -> 
     out["matmul_peak_gflops_measurements"] = peaks
     out["peak_samples_per_s"] = peak_sps
     out.update(reliability(peaks))
-
-    def summary(name: str) -> dict[str, Any]:
-        fractions = [sps / peak_samples_per_s(p, spec) for sps, p in rounds[name]]
-        median_sps = float(np.median([sps for sps, _ in rounds[name]]))
-        return {
-            "samples_per_s": median_sps,
-            "fraction_of_peak": float(np.median(fractions)),
-            "fraction_of_best_peak": median_sps / peak_sps,
-            "rounds": [
-                {"samples_per_s": sps, "local_peak_gflops": p, "fraction_of_peak": f}
-                for (sps, p), f in zip(rounds[name], fractions)
-            ],
-        }
+    summary = lambda name: _summary(rounds[name], spec, peak_sps)  # noqa: E731
 
     out["matmul_ceiling"] = summary("ceiling")
     for name, key in (
@@ -357,6 +371,32 @@ def _summarize(out, spec, peaks, rounds, tutorial, scaling, device_peak_sps) -> 
         out["batch_scaling_peak"][b] = "jax device" if on_device else "cpu matmul"
 
 
+def _summary(rounds: list[tuple[float, float]], spec: MLPSpec, peak_sps: float) -> dict[str, Any]:
+    """One measurement's row from its rounds ``(samples/s, local peak GFLOP/s)``: the median
+    samples/s and its fractions of the local and the best peaks."""
+    fractions = [sps / peak_samples_per_s(p, spec) for sps, p in rounds]
+    median_sps = float(np.median([sps for sps, _ in rounds]))
+    return {
+        "samples_per_s": median_sps,
+        "fraction_of_peak": float(np.median(fractions)),
+        "fraction_of_best_peak": median_sps / peak_sps,
+        "rounds": [
+            {"samples_per_s": sps, "local_peak_gflops": p, "fraction_of_peak": f}
+            for (sps, p), f in zip(rounds, fractions)
+        ],
+    }
+
+
+def _own_kernel_rows(out, spec, peaks, rounds, own) -> None:
+    """``out["numpy_own_kernel"]`` (module docstring) from the own-kernel rounds."""
+    row: dict[str, Any] = {"architecture": None, "pinned": {}, **own}
+    peak_sps = peak_samples_per_s(max(peaks), spec)
+    for name, key in (("numpy_own", "training"), ("ceiling_own", "matmul_ceiling")):
+        if rounds.get(name):
+            row[key] = _summary(rounds[name], spec, peak_sps)
+    out["numpy_own_kernel"] = row
+
+
 def _against_limit(out, spec, limits, scaling, device_peak_sps) -> None:
     """Add the machine limit and every ratio against it to ``out`` (after :func:`_summarize`)."""
     by_dtype = {d: peak_samples_per_s(r["gflops"], spec) for d, r in limits.items()}
@@ -366,6 +406,8 @@ def _against_limit(out, spec, limits, scaling, device_peak_sps) -> None:
     out["limit_samples_per_s"] = limit_sps
     out["limit_samples_per_s_by_dtype"] = by_dtype
     rows = [out.get(k) for k in ("matmul_ceiling", "jax_matmul_ceiling", "keras_matmul_ceiling")]
+    own = out.get("numpy_own_kernel", {})
+    rows += [own.get("training"), own.get("matmul_ceiling")]
     for row in rows + list(out["training"].values()):
         if row:
             row["fraction_of_limit"] = row["samples_per_s"] / limit_sps

@@ -1,6 +1,7 @@
 """The benchmark harness runs and reports ratios; speed itself is never asserted here.
 ``pytest tests/test_bench.py --benchmark-enable`` times the steps with pytest-benchmark."""
 
+import importlib.util
 import json
 import os
 
@@ -84,6 +85,13 @@ def test_bench_command_writes_json(tmp_path, capsys):
     assert set(r["batch_scaling"]["numpy"]) == {"64"}
     text = capsys.readouterr().out
     assert "of peak" in text and "tutorial loop" in text
+    # numpy again in a subprocess without the kernel pinning: its own row, its kernel named
+    own = r["numpy_own_kernel"]
+    assert own["training"]["fraction_of_limit"] > 0 and own["matmul_ceiling"]["samples_per_s"] > 0
+    assert set(own["pinned"]) <= {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} and not own["notes"]
+    assert "numpy (OpenBLAS own kernel)" in text and "matmuls only, own kernel" in text
+    if importlib.util.find_spec("threadpoolctl"):
+        assert own["architecture"] and f"kernel {own['architecture']}" in text
 
 
 @requires_jax
@@ -189,6 +197,7 @@ def test_bench_divides_each_measurement_by_its_bracketing_peaks(monkeypatch):
     monkeypatch.setattr(bench, "machine_limit", _fake_limit)
     speeds = iter([3000.0, 1000.0, 5000.0])  # numpy round 1, round 2, then batch scaling
     monkeypatch.setattr(bench, "training_throughput", lambda b, **k: next(speeds))
+    monkeypatch.setattr(bench, "numpy_own_kernel", _fake_own_kernel)
     r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, repeats=2, log=lambda m: None)
     sps = lambda gflops: gflops * 1e9 / (6 * 118_282)  # noqa: E731
     assert r["matmul_peak_gflops"] == 150.0
@@ -220,6 +229,76 @@ def _limit_row(gflops, source="openblas"):
 
 def _fake_limit(*args, **kwargs):
     return {"float32": _limit_row(300.0), "float64": _limit_row(150.0)}
+
+
+def _fake_own_kernel(*args, **kwargs):
+    pinned = {"OPENBLAS_CORETYPE": "Haswell"}
+    return {"training": 4000.0, "ceiling": 8000.0, "architecture": "SkylakeX", "pinned": pinned}
+
+
+def _fake_measurements(monkeypatch, own_kernel=None):
+    """Every measurement of ``bench.run`` faked: numpy's peak 100 GFLOP/s, its ceiling 1000
+    samples/s, the tutorial loop 10, training 2000, the limit :func:`_fake_limit`, numpy's
+    own-kernel subprocess ``own_kernel`` (default :func:`_fake_own_kernel`)."""
+    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: 100.0)
+    monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
+    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: 2000.0)
+    monkeypatch.setattr(bench, "machine_limit", _fake_limit)
+    monkeypatch.setattr(bench, "numpy_own_kernel", own_kernel or _fake_own_kernel)
+
+
+def test_bench_reports_numpy_under_openblas_own_kernel_beside_the_pinned_one(monkeypatch):
+    """numpy is measured again, right after its own measurement in each round, by a subprocess
+    without the pinning variables (here faked); its rows sit beside numpy's in the JSON and the
+    table, with the kernel each ran."""
+    calls = []
+    _fake_measurements(monkeypatch, lambda *a: calls.append(a) or _fake_own_kernel())
+    r = bench.run(["numpy"], batch_sizes=(), check_examples=0, repeats=2, n=512, log=print)
+    assert calls == [((784, 128, 128, 10), 128, 512, 2)] * 2  # sizes, batch, samples, epochs
+    own = r["numpy_own_kernel"]
+    sps = lambda gflops: gflops * 1e9 / (6 * 118_282)  # noqa: E731
+    assert own["training"]["samples_per_s"] == 4000.0
+    assert own["training"]["fraction_of_limit"] == pytest.approx(4000 / sps(300))
+    assert own["matmul_ceiling"]["fraction_of_limit"] == pytest.approx(8000 / sps(300))
+    assert len(own["training"]["rounds"]) == 2 and own["notes"] == []
+    assert own["architecture"] == "SkylakeX" and own["pinned"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    lines = bench.format_table(r).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("numpy "))
+    assert lines[row + 1].startswith("numpy (OpenBLAS own kernel)")
+    assert "kernel Haswell, pinned by OPENBLAS_CORETYPE" in lines[row]
+    assert "kernel SkylakeX" in lines[row + 1]
+    assert lines[row + 1].split()[5:6] == [f"{4000 / sps(300):.2f}"]  # of limit
+
+
+def test_bench_notes_a_failed_own_kernel_measurement(monkeypatch):
+    def fails(*a):
+        raise RuntimeError("the own-kernel numpy subprocess failed: boom")
+
+    _fake_measurements(monkeypatch, fails)
+    r = bench.run(["numpy"], batch_sizes=(), check_examples=0, log=lambda m: None)
+    assert "training" not in r["numpy_own_kernel"]
+    assert r["numpy_own_kernel"]["notes"] == ["the own-kernel numpy subprocess failed: boom"]
+    text = bench.format_table(r)
+    assert "numpy (OpenBLAS own kernel): the own-kernel numpy subprocess failed" in text
+
+
+def test_numpy_own_kernel_runs_in_a_subprocess_without_the_pinning(monkeypatch):
+    """The subprocess's environment lacks the pinning variables (and can import the package);
+    this process's environment is untouched; it trains and names its kernel."""
+    from mlp_parity import _limit
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE", "Haswell"))
+    env = _limit._unpinned_env()
+    assert not set(_limit.PINNING_VARIABLES) & set(env)
+    assert os.path.dirname(os.path.dirname(mp.__file__)) in env["PYTHONPATH"].split(os.pathsep)
+    before = dict(os.environ)
+    got = _limit.numpy_own_kernel((32, 16, 4), batch_size=8, n=64, epochs=2)
+    assert dict(os.environ) == before
+    assert got["training"] > 0 and got["ceiling"] > 0
+    assert got["pinned"]["OPENBLAS_CORETYPE"] == os.environ["OPENBLAS_CORETYPE"]
+    if importlib.util.find_spec("threadpoolctl"):
+        assert got["architecture"]  # the kernel OpenBLAS chose itself
 
 
 def test_machine_limit_is_the_best_of_each_kernel_and_leaves_the_environment():
@@ -260,11 +339,7 @@ def test_merge_limits_keeps_each_best_figure():
 
 
 def test_bench_reports_every_ratio_against_the_machine_limit(monkeypatch):
-    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: 100.0)
-    monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
-    monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
-    monkeypatch.setattr(bench, "training_throughput", lambda b, **k: 2000.0)
-    monkeypatch.setattr(bench, "machine_limit", _fake_limit)
+    _fake_measurements(monkeypatch)
     r = bench.run(["numpy"], batch_sizes=(64,), check_examples=0, log=lambda m: None)
     sps = lambda gflops: gflops * 1e9 / (6 * 118_282)  # noqa: E731
     assert r["limit_gflops"] == 300.0 and r["limit_samples_per_s"] == pytest.approx(sps(300))

@@ -40,6 +40,8 @@ def fake_measurements(monkeypatch):
     monkeypatch.setattr(bench, "matmul_ceiling", lambda *a, **k: 1000.0)
     monkeypatch.setattr(bench, "tutorial_loop_throughput", lambda *a, **k: 10.0)
     monkeypatch.setattr(bench, "training_throughput", lambda *a, **k: 2000.0)
+    own = {"training": 3000.0, "ceiling": 1500.0, "architecture": "SkylakeX", "pinned": {}}
+    monkeypatch.setattr(bench, "numpy_own_kernel", lambda *a, **k: own)
 
     def set_peaks(*peaks):
         it = iter(peaks)

@@ -21,9 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Measure each backend's training throughput (samples/s) and report it as "
         "a fraction of this machine's float32 matmul limit (the best of XLA's matmul and "
         "OpenBLAS's own kernel, the latter in a subprocess without OPENBLAS_CORETYPE and "
-        "OPENBLAS_L2_SIZE; threadpoolctl names the kernel) and of numpy's own matmul peak "
-        "(the environment's kernel), measured before and after each figure; warns when those "
-        "disagree by over 20 % (a busy machine). Takes minutes; --quick is a smoke test.",
+        "OPENBLAS_L2_SIZE, where numpy also trains again; threadpoolctl names the kernel) and "
+        "of numpy's matmul peak (the environment's kernel), measured before and after each "
+        "figure; warns when those disagree by over 20 % (busy). Takes minutes; --quick: a test.",
         example="mlp-parity bench --backends numpy,jax --json bench.json --plot bench.png",
     )
     p.add_argument(
