@@ -6,7 +6,7 @@ everything but the matmuls were free). :mod:`mlp_parity.bench` reports training 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,17 +95,26 @@ def matmul_ceiling(
     return steps * batch_size / (time.perf_counter() - t)
 
 
-def jax_matmul_ceiling(
-    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
-) -> float:
-    """:func:`matmul_ceiling` for XLA: samples/s of the same matmuls (and a weight update, so
-    that nothing is hoisted out of the loop) in one jitted ``lax.scan``, float32, on JAX's
-    default device. What the jax backend could reach if everything but the matmuls were free."""
+_LOOP_OPTIONS = object()  # jax_ceiling_loop's default: compile as the jax training loop does
+
+
+def jax_ceiling_loop(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    batch_size: int = 128,
+    steps: int = 469,
+    options: Any = _LOOP_OPTIONS,
+) -> Callable[[], Any]:
+    """``run()``: one pass of :func:`jax_matmul_ceiling`'s jitted scan (``steps`` steps of the
+    matmuls and weight updates, float32), compiled by its first call here with XLA
+    ``options`` (by default the jax loop's: YNNPACK off on the CPU; ``None``: XLA's
+    defaults); for callers that time it their own way (``benchmarks/levers.py``)."""
     from .backends import get_backend
 
     get_backend("jax")  # highest matmul precision
     import jax
     import jax.numpy as jnp
+
+    from .train.jax_loop import compiler_options
 
     rng = np.random.default_rng(0)
     Ws = [jnp.asarray(rng.random((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -122,19 +131,29 @@ def jax_matmul_ceiling(
                 d = d @ Ws[i].T
         return [W - 1e-9 * g for W, g in zip(Ws, grads[::-1])], None
 
-    run = jax.jit(lambda Ws, xs: jax.lax.scan(step, Ws, xs)[0])
-    jax.block_until_ready(run(Ws, xs))  # compile
-    return steps * batch_size / _best_seconds(lambda: jax.block_until_ready(run(Ws, xs)), 3)
+    opts = compiler_options() if options is _LOOP_OPTIONS else options
+    fn = jax.jit(lambda Ws, xs: jax.lax.scan(step, Ws, xs)[0], compiler_options=opts)
+    jax.block_until_ready(fn(Ws, xs))  # compile
+    return lambda: jax.block_until_ready(fn(Ws, xs))
 
 
-def tf_matmul_ceiling(
+def jax_matmul_ceiling(
     sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
 ) -> float:
-    """:func:`matmul_ceiling` for TensorFlow, the kernels Keras runs on (with the keras
-    backend's settings): the same matmuls and a weight update in an XLA-compiled
-    ``tf.function`` loop, as the keras backend trains by default (``jit_compile``; the graph
-    executor, with a warning, where XLA is unavailable), float32. What the keras backend could
-    reach if everything but the matmuls were free."""
+    """:func:`matmul_ceiling` for XLA: samples/s of the same matmuls (and a weight update, so
+    that nothing is hoisted out of the loop) in one jitted ``lax.scan``, float32, on JAX's
+    default device, compiled as the jax loop's epoch is (YNNPACK off on the CPU). What the jax
+    backend could reach if everything but the matmuls were free."""
+    run = jax_ceiling_loop(sizes, batch_size, steps)
+    return steps * batch_size / _best_seconds(run, 3)
+
+
+def tf_ceiling_loop(
+    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
+) -> Callable[[], Any]:
+    """``run()``: one pass of :func:`tf_matmul_ceiling`'s loop (``steps`` steps of the matmuls
+    and weight updates, float32), compiled by its first call here; for callers that time it
+    their own way (``benchmarks/levers.py``)."""
     from .backends import get_backend
 
     get_backend("keras")  # its TensorFlow settings (TF32 off, oneDNN off unless set)
@@ -162,7 +181,19 @@ def tf_matmul_ceiling(
 
     fn, plain = _tf_loop(tf, run)
     _, fn = _xla_or_graph(tf, fn, plain, (xs,), "tf_matmul_ceiling")  # compile (or fall back)
-    return steps * batch_size / _best_seconds(lambda: fn(xs).numpy(), 3)
+    return lambda: fn(xs).numpy()
+
+
+def tf_matmul_ceiling(
+    sizes: Sequence[int] = DEFAULT_SIZES, batch_size: int = 128, steps: int = 469
+) -> float:
+    """:func:`matmul_ceiling` for TensorFlow, the kernels Keras runs on (with the keras
+    backend's settings): the same matmuls and a weight update in an XLA-compiled
+    ``tf.function`` loop, as the keras backend trains by default (``jit_compile``; the graph
+    executor, with a warning, where XLA is unavailable), float32. What the keras backend could
+    reach if everything but the matmuls were free."""
+    run = tf_ceiling_loop(sizes, batch_size, steps)
+    return steps * batch_size / _best_seconds(run, 3)
 
 
 def jax_matmul_peak(n: int = 8192, repeats: int = 10) -> float:

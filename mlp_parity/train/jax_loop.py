@@ -1,6 +1,6 @@
 """The JAX training loop: one jitted epoch (``lax.scan`` over the full batches, one more step for
-a partial batch), parameters and velocities on the device, buffers donated. JAX is imported on
-first use."""
+a partial batch), parameters and velocities on the device, buffers donated; on the CPU compiled
+with :data:`CPU_COMPILER_OPTIONS`. JAX is imported on first use."""
 
 from __future__ import annotations
 
@@ -26,6 +26,27 @@ def resolve_scan_unroll(scan_unroll: int | None = None) -> int:
     import jax
 
     return 1 if jax.default_backend() == "cpu" else 8
+
+
+#: XLA options the CPU compiles the epoch with: every dot in XLA's own (Eigen) kernels, YNNPACK's
+#: fusions off. At batch 128 the step ran 1.28-1.34 times as fast, side by side in one process
+#: (``benchmarks/levers.py``, BENCHMARKS.md "Levers, measured side by side").
+CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_options() -> dict[str, str] | None:
+    """:data:`CPU_COMPILER_OPTIONS` where JAX compiles for the CPU and this jaxlib knows them
+    (a one-off probe: XLA's option names change between versions), else ``None``."""
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return None
+    try:
+        jax.jit(lambda a: a + 1, compiler_options=CPU_COMPILER_OPTIONS).lower(1.0).compile()
+    except Exception:  # an unknown option is refused at compile time: keep XLA's defaults
+        return None
+    return dict(CPU_COMPILER_OPTIONS)
 
 
 def as_pairs_fn(spec: MLPSpec) -> Callable[[Any], Any]:
@@ -117,7 +138,7 @@ def _epoch_fn(
             carry = step(carry, order[full * batch_size :], x, y, labels)
         return carry
 
-    return jax.jit(epoch, donate_argnums=(0, 1))
+    return jax.jit(epoch, donate_argnums=(0, 1), compiler_options=compiler_options())
 
 
 class JaxLoop(Loop):

@@ -33,7 +33,7 @@ import numpy as np
 from ..params import Params, from_pairs
 from ..spec import MLPSpec
 from ._common import Loop, numpy_pairs, positive_int
-from .jax_loop import JaxLoop, predictions, resolve_scan_unroll, sgd_step
+from .jax_loop import JaxLoop, compiler_options, predictions, resolve_scan_unroll, sgd_step
 from .metrics import class_labels, one_output_threshold
 from .optim import SGD
 
@@ -210,7 +210,7 @@ def _epoch_fn(mesh, spec: MLPSpec, optimizer: SGD, threshold, unroll: int):
         carry, _ = jax.lax.scan(step, carry, (xs, ys, ws, labels), unroll=unroll)
         return carry
 
-    return jax.jit(epoch, donate_argnums=(0, 1))
+    return jax.jit(epoch, donate_argnums=(0, 1), compiler_options=compiler_options())
 
 
 class ShardedJaxLoop(Loop):

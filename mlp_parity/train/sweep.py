@@ -29,19 +29,9 @@ __all__ = ["train_many"]
 def _objective(spec: MLPSpec):
     """``f(trainable, x, y) -> (L, logits)`` of one model in the spec's layout: the jax loop's
     own objective, so that a sweep's models follow ``train``'s trajectories."""
-    from . import jax_loop
+    from .jax_loop import objective_with_logits
 
-    if hasattr(jax_loop, "objective_with_logits"):
-        return jax_loop.objective_with_logits(spec)
-    from ..backends import get_backend  # pragma: no cover - a jax loop without it
-
-    ja = get_backend("jax")  # pragma: no cover
-
-    def objective(trainable, x, y):  # pragma: no cover
-        z = ja.apply(trainable, x, spec.hidden_activations)
-        return ja.LOSSES[spec.loss](z, y), z
-
-    return objective  # pragma: no cover
+    return objective_with_logits(spec)
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,7 +82,9 @@ def _epoch_fn(spec: MLPSpec, n: int, batch_size: int, momentum: float, threshold
             carry = step(carry, order[full * batch_size :], lrs, x, y, labels)
         return carry
 
-    return jax.jit(epoch, donate_argnums=(0, 1))
+    from .jax_loop import compiler_options  # the jax loop's CPU options: the same kernels
+
+    return jax.jit(epoch, donate_argnums=(0, 1), compiler_options=compiler_options())
 
 
 def _check_models(spec: MLPSpec, params_list: object, learning_rates: object, momentum: float):
