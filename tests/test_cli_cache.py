@@ -91,3 +91,24 @@ def test_wall_breakdown_splits_compilation_from_training():
     assert b["build"] == pytest.approx(0.8) and b["total"] == pytest.approx(6.5)
     assert wall_breakdown(0.0, 2.0, [1.5])["compile"] == 0.0
     assert timed_import("numpy") == 0.0  # already imported
+
+
+def test_the_executable_freezes_the_heap_after_the_command_only(monkeypatch):
+    """``entry`` (the console script, ``python -m mlp_parity``) runs ``main`` and then freezes
+    the garbage collector's heap, so that exiting skips a last full collection; ``main``
+    itself, which tests and notebooks call, leaves the collector alone."""
+    import gc
+
+    import mlp_parity.cli as cli
+
+    events = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: events.append("main") or 7)
+    monkeypatch.setattr(gc, "freeze", lambda: events.append("freeze"))
+    assert cli.entry() == 7 and events == ["main", "freeze"]
+
+
+def test_python_dash_m_runs_the_executable():
+    done = subprocess.run(
+        [sys.executable, "-m", "mlp_parity", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "usage: mlp-parity" in done.stdout

@@ -12,13 +12,14 @@ work.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
 from . import _args, bench, check, compare, debug, sweep, train, tutorial
 from ._cache import compile_cache
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]
 
 EXAMPLES = (
     "mlp-parity check",
@@ -83,3 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = f"kept {kept}" if kept else "nothing written"
         print(f"{prefix}: interrupted; {said}", file=sys.stderr)
         return 130
+
+
+def entry() -> int:
+    """The ``mlp-parity`` executable (and ``python -m mlp_parity``): :func:`main` on
+    ``sys.argv``, then ``gc.freeze()`` so that the interpreter's last garbage collection at
+    exit skips every object alive by then. TensorFlow alone leaves enough of them that this
+    collection took about 1 s, a second ``compare``'s largest cost outside imports and
+    training (BENCHMARKS.md). Only here, not in :func:`main`: a process that goes on (a test
+    run, a notebook) must keep collecting."""
+    code = main()
+    gc.freeze()
+    return code
