@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures of BENCHMARKS.md and the parity tests on a CUDA machine, in one short run.
+# The GPU figures of BENCHMARKS.md, the parity tests and the sweep on a CUDA machine, in one run.
 # Needs JAX with CUDA, numpy, pytest, hypothesis and pytest-benchmark; TensorFlow is not needed
 # (the Keras tests skip). Run from the repository root: `bash benchmarks/gpu_check.sh [outdir]`.
 set -u
@@ -29,3 +29,9 @@ echo "pytest exit: ${PIPESTATUS[0]}" | tee -a "$out/pytest.txt"
 #    bound by per-step latency, which unrolling may cut; rounds alternate the settings.
 timeout 150 "$py" benchmarks/scan_unroll.py --unrolls 1,2,4,8,16 --batch-sizes 128,1024 \
     --rounds 3 --json "$out/scan_unroll.json" 2>&1 | tee "$out/scan_unroll.txt"
+
+# 4. Sweeps (issue 18): train_many's total rate at K models at once against the GPU's own
+#    float32 matmul peak, beside one train(); a batch-128 step is latency-bound there, so K
+#    models should fill the device until it saturates.
+timeout 200 "$py" benchmarks/sweep_scaling.py --ks 1,4,16,64,256 --rounds 2 --epochs 3 \
+    --json "$out/sweep_scaling.json" 2>&1 | tee "$out/sweep_scaling.txt"
