@@ -78,9 +78,16 @@ def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
     return st.integers(lo, hi)
 
 
-@functools.lru_cache(maxsize=256)
 def _sampled(values: tuple) -> st.SearchStrategy:
-    return st.sampled_from(values)
+    """``st.sampled_from(values)``, cached by each value's type as well: to a plain cache
+    ``(True, False)`` is ``(1.0, 0.0)`` (equal and of equal hash), so ``use_bias`` drew 1.0
+    after an array's zero fractions had been drawn from ``(1.0, 0.0)``."""
+    return _sampled_typed(tuple((type(v), v) for v in values))
+
+
+@functools.lru_cache(maxsize=256)
+def _sampled_typed(typed: tuple) -> st.SearchStrategy:
+    return st.sampled_from(tuple(v for _, v in typed))
 
 
 class Problem(NamedTuple):

@@ -402,6 +402,18 @@ def test_strategies_reach_every_convention():
     find(mst.specs(l2=None, loss_scale=None), lambda s: s.l2 > 0 and s.loss_scale != 1)
 
 
+def test_use_bias_stays_a_bool_after_floats_equal_to_it_were_sampled():
+    """Regression: the strategies' cache took (1.0, 0.0), the arrays' zero fractions, for
+    (True, False), so specs drawn after any problem (any check_backprop) had use_bias=1.0
+    and failed validation."""
+    from hypothesis import find
+
+    find(mst.problems(), lambda p: True)  # draws zero fractions from (1.0, 0.0)
+    for value in (True, False):
+        spec = find(mst.specs(use_bias=None), lambda s, v=value: s.use_bias is v)
+        assert type(spec.use_bias) is bool
+
+
 def test_strategies_fix_or_restrict_each_convention():
     @settings(max_examples=20)
     @given(
