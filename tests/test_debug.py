@@ -15,7 +15,7 @@ from backprop_bugs import ACTIVATIONS, BUGS, LOSSES, RELU_PRIME_ONE_AT_ZERO, cor
 from conftest import requires_jax
 from hypothesis import given, settings
 
-from mlp_parity import MLPSpec, init_params
+from mlp_parity import MLPSpec, init_params, loss_and_grad
 from mlp_parity import strategies as mst
 from mlp_parity.cli import main
 from mlp_parity.debug import BackpropReport, check_backprop, check_example
@@ -496,3 +496,47 @@ def test_missing_hypothesis_is_an_actionable_import_error(monkeypatch):
 def test_reference_is_float64_autodiff():
     report = check_backprop(_good, activation="tanh", loss="mse", max_examples=3)
     assert report.reference == "jax autodiff"
+
+
+def _scaled_true_gradient(reduction: str, loss: str, factor):
+    """A grad_fn returning the true gradient of ``reduction`` times ``factor(batch, outputs)``."""
+
+    def grads(params, x, y):
+        sizes = (x.shape[1], *[w.shape[1] for w, _ in params])
+        spec = MLPSpec(sizes, ("tanh",) * (len(sizes) - 2), loss, reduction=reduction)
+        _, g = loss_and_grad(spec, params, x, y, backend="numpy")
+        f = factor(x.shape[0], y.shape[1])
+        return [(gw * f, gb * f) for gw, gb in g]
+
+    return grads
+
+
+@pytest.mark.parametrize(
+    "reduction, loss, factor, hint",
+    [
+        (
+            "sum",
+            "mse",
+            lambda n, k: 1 / n,
+            "= 1/batch size (checked at batch 2): the gradient is averaged over the batch and "
+            "summed over the outputs, but the loss (reduction='sum') is summed over batch and "
+            "outputs",
+        ),
+        (
+            "batch_mean",
+            "softmax_cross_entropy",
+            lambda n, k: n,
+            "= batch size: the gradient is summed over batch and outputs, but the loss "
+            "(reduction='batch_mean') is summed over the outputs, averaged over the batch",
+        ),
+    ],
+)
+def test_scale_hints_speak_of_the_declared_reduction(reduction, loss, factor, hint):
+    """With a reduction other than the default mean, a size factor is explained against that
+    reduction (a batch average under reduction='sum' is not "divided by the batch twice")."""
+    grad_fn = _scaled_true_gradient(reduction, loss, factor)
+    report = check_backprop(
+        grad_fn, activation="tanh", loss=loss, reduction=reduction, max_examples=30, seed=1
+    )
+    assert not report.ok and hint in str(report), str(report)
+    assert "twice" not in str(report)

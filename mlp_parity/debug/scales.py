@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..spec import LOSSES
+from ..spec import LOSSES, REDUCTIONS
 from .report import Counterexample
 
 
@@ -43,10 +43,61 @@ def _factor_text(s: float, rtol: float) -> str:
     return f"{s:.{digits}g}"
 
 
+def _divided(batch_power: int, out_power: int) -> str:
+    """How a gradient divided by ``batch ** batch_power * outputs ** out_power`` reduces, e.g.
+    (1, 0): "averaged over the batch and summed over the outputs"."""
+
+    def along(noun: str, power: int) -> str:
+        if power in (0, 1):
+            return f"{('summed', 'averaged')[power]} over the {noun}"
+        if power > 1:
+            return f"divided by the {noun} {power} times"
+        return f"multiplied by the {noun}" + (f" {-power} times" if power < -1 else "")
+
+    if batch_power == out_power and batch_power in (0, 1):
+        return f"{('summed', 'averaged')[batch_power]} over batch and outputs"
+    return f"{along('batch', batch_power)} and {along('outputs', out_power)}"
+
+
+def _reduction_hints(ce: Counterexample) -> list[tuple[float, str, str]]:
+    """Size factors explained for a spec whose reduction is not the default ``mean``: the
+    gradient's implied divisor against the reduction's (``reduction="sum"``: a gradient
+    averaged over the batch is 1/batch size of the truth, not a double division)."""
+    spec, batch, n_out = ce.spec, ce.batch, ce.sizes[-1]
+    reduction = REDUCTIONS[spec.reduction]
+    # the reduction's divisor as powers of batch and outputs, read off at coprime sizes
+    d = round(reduction.divisor(LOSSES[spec.loss], 2, 3))
+    true_b, true_o = int(d % 2 == 0), int(d % 3 == 0)
+    loss_is = f"the loss (reduction={spec.reduction!r}) is {reduction.description}"
+    out = []
+    for db, do, what in (
+        (1, 0, "batch size"),
+        (-1, 0, "1/batch size"),
+        (0, 1, "number of outputs"),
+        (0, -1, "1/number of outputs"),
+        (1, 1, "batch x outputs"),
+        (-1, -1, "1/(batch x outputs)"),
+    ):
+        # gradient = factor x truth, so its divisor is the truth's over the factor
+        why = f"the gradient is {_divided(true_b - db, true_o - do)}, but {loss_is}"
+        out.append((float(batch) ** db * float(n_out) ** do, what, why))
+    return out
+
+
 def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
-    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes."""
+    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes (in
+    the words of the spec's reduction when it is not the default ``mean``)."""
     batch, n_out, n_in = ce.batch, ce.sizes[-1], ce.sizes[0]
     loss = LOSSES[ce.spec.loss]
+    if ce.spec.reduction != "mean":
+        candidates = [
+            *_reduction_hints(ce),
+            *_input_hints(n_in),
+            *loss.scale_hints,
+        ]
+        if batch == 1 or n_out == 1:
+            candidates = [c for c in candidates if "x" not in c[1]]
+        return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
     out_sum = (
         "the gradient is of the sum over outputs while the loss is their mean"
         if loss.averages_outputs
@@ -64,6 +115,17 @@ def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, s
         (1 / n_out, "1/number of outputs", out_div),
         (batch * n_out, "batch x outputs", "summed over batch and outputs instead of averaged"),
         (1 / (batch * n_out), "1/(batch x outputs)", "divided by batch and outputs twice"),
+        *_input_hints(n_in),
+        *loss.scale_hints,
+    ]
+    if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
+        candidates = [c for c in candidates if "x" not in c[1]]
+    return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
+
+
+def _input_hints(n_in: int) -> list[tuple[float, str, str]]:
+    """A factor of the number of inputs: the batch size read off the wrong axis."""
+    return [
         (n_in, "number of inputs", "the batch size was taken from the wrong axis"),
         (
             1 / n_in,
@@ -71,11 +133,7 @@ def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, s
             "the batch size was taken from the wrong axis (e.g."
             " len(np.squeeze(x)) counts the inputs at batch 1)",
         ),
-        *loss.scale_hints,
     ]
-    if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
-        candidates = [c for c in candidates if "x" not in c[1]]
-    return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
 
 
 def _one_more_sample(ce: Counterexample) -> Counterexample:
