@@ -152,3 +152,30 @@ def test_architecture_limits_hold_while_drawing():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         check_backprop(lambda p, x, y: p, activation="tanh", loss="mse", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "layout, formula",
+    [("rows", "delta0 = (delta1 @ W1.T) * sigmoid'(z0)"), ("columns", "(W1.T @ delta1)")],
+)
+def test_localisation_writes_its_formulas_in_the_users_layout(layout, formula):
+    """The tutorial's derivative bug alone (its scale fixed), checked in rows and in columns:
+    the line that says where the error enters uses the user's own products."""
+    from mlp_parity.examples.tutorial import original_backprop_vectorized
+
+    def derivative_bug_only(params, x, y):
+        return [
+            (w / y.shape[1], b / y.shape[1]) for w, b in original_backprop_vectorized(params, x, y)
+        ]
+
+    lay = UserLayout(layout, "list", True)
+    report = check_backprop(
+        _in_layout(derivative_bug_only, lay),
+        activation="sigmoid",
+        loss="sigmoid_cross_entropy",
+        layout=layout,
+        sizes=(4, 3, 2),
+        seed=0,
+    )
+    assert not report.ok
+    assert formula in str(report), str(report)
