@@ -52,6 +52,14 @@ def localize(spec: MLPSpec, statuses: dict[str, _Status], hints_for: _Hints) -> 
     )
 
 
+def _formulas(i: int, columns: bool) -> tuple[str, str, str]:
+    """Layer ``i``'s bias gradient, weight gradient and back-propagated product in the user's
+    layout: rows (batch, features) or columns (features, batch)."""
+    if columns:
+        return f"delta{i}.sum(axis=1)", f"delta{i} @ a{i}.T", f"W{i + 1}.T @ delta{i + 1}"
+    return f"delta{i}.sum(axis=0)", f"a{i}.T @ delta{i}", f"delta{i + 1} @ W{i + 1}.T"
+
+
 def _entry_line(
     spec: MLPSpec,
     i: int,
@@ -87,19 +95,14 @@ def _entry_line(
         return ""
 
     where = "the output layer, layer" if i == spec.num_layers - 1 else "layer"
-    # the formulas in the user's layout: rows (batch, features) or columns (features, batch)
-    columns = hints_for.ce.layout.columns
+    db, dw, back = _formulas(i, hints_for.ce.layout.columns)
     if fits(w) and not fits(b):
-        cause = (
-            f"b{i} only (W{i}, hence delta{i}, is consistent): check "
-            f"db{i} = delta{i}.sum(axis={1 if columns else 0})" + also("b")
-        )
+        cause = f"b{i} only (W{i}, hence delta{i}, is consistent): check db{i} = {db}" + also("b")
     elif fits(b) and not fits(w):
         a = "x" if i == 0 else f"the activations f(z{i - 1}), not the pre-activations"
-        product = f"delta{i} @ a{i}.T" if columns else f"a{i}.T @ delta{i}"
         cause = (
             f"W{i} only (b{i}, hence delta{i}, is consistent): check "
-            f"dW{i} = {product} with a{i} the layer's input ({a})" + also("W")
+            f"dW{i} = {dw} with a{i} the layer's input ({a})" + also("W")
         )
     elif i == spec.num_layers - 1:
         cause = (
@@ -107,7 +110,6 @@ def _entry_line(
         )
     else:
         act = spec.hidden_activations[i]
-        back = f"W{i + 1}.T @ delta{i + 1}" if columns else f"delta{i + 1} @ W{i + 1}.T"
         cause = (
             f"check the derivative of its activation ({act}) in delta{i} = ({back}) * {act}'(z{i})"
         )
