@@ -116,8 +116,9 @@ INIT_SEED_OFFSET = 2000
 #:   ``s`` draws from ``RandomState(INIT_SEED_OFFSET + s)``.
 #:
 #: The tutorial names no version. Its published round-1 train loss (0.665; it is set mostly by
-#: the weights) points to ``per-run``: over 20 data orders on mnist-sample, ``seed42`` gives
-#: 0.76 +- 0.03, ``seed42-shuffled`` 0.77 +- 0.03, ``per-run`` 0.69 +- 0.09 (BENCHMARKS.md).
+#: the weights) points to ``per-run``: over 20 runs on mnist-sample, ``seed42`` gives
+#: 0.766 +- 0.029, ``seed42-shuffled`` 0.773 +- 0.022, ``per-run`` 0.695 +- 0.088
+#: (``benchmarks/tutorial_inits.py``, BENCHMARKS.md).
 INITS: tuple[str, ...] = ("per-run", "seed42", "seed42-shuffled")
 DEFAULT_INIT = "per-run"
 
