@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument(
         "--init",
-        choices=tut.INITS,
+        choices=tuple(tut.INITS),
         default=tut.DEFAULT_INIT,
         help="numpy half's weights, by the TensorFlow reader the tutorial ran on: per-run (1.2 "
         "on: each run its own N(0, 1) draws), seed42 (1.0: seed 42's first draws), "

@@ -31,17 +31,6 @@ SWEEP_LEARNING_RATES: tuple[float, ...] = (0.0005, 0.005, 0.02, 0.05, 0.1, 0.2)
 SCORE_ROUNDS = 20  # sweep score: mean evaluation accuracy over the last 20 rounds
 EVAL_SEED_OFFSET = 1000
 
-#: What ``numpy_settings.init`` means, per :data:`~.tutorial.INITS` choice.
-INIT_NOTES: dict[str, str] = {
-    "per-run": "standard normal weights, run s from numpy RandomState("
-    f"{tut.INIT_SEED_OFFSET} + s) (TensorFlow >= 1.2's reader reseeded numpy from the OS, so "
-    "every run of the tutorial drew its own), zero biases",
-    "seed42": f"standard normal weights, numpy RandomState({tut.SEED})'s first draws in every "
-    "run (TensorFlow 1.0's reader), zero biases",
-    "seed42-shuffled": f"standard normal weights from numpy RandomState({tut.SEED}) after a "
-    "shuffle of 55,000 rows (TensorFlow 1.1's reader), zero biases",
-}
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -122,7 +111,7 @@ def reproduce_numpy(
     then every :data:`VARIANTS` on every data seed. Long because it gathers, per variant, the
     per-seed logs, the mean curves and the logged rounds, and times each run."""
     seeds = list(seeds)
-    tut.initial_params(init, seeds[0])  # an unknown init fails before any training
+    tut.check_init(init)  # an unknown init fails before any training
     scores = []
     for lr in sweep:
         start = time.perf_counter()
@@ -221,7 +210,7 @@ def build_report(
         "numpy_settings": {
             "sizes": list(tut.SIZES),
             "init": numpy_part["init"],
-            "init_note": INIT_NOTES[numpy_part["init"]],
+            "init_note": tut.INITS[numpy_part["init"]],
             "learning_rate": tut.LEARNING_RATE,
             "momentum": tut.MOMENTUM,
             "examples_per_round": tut.BATCH_SIZE,
