@@ -84,20 +84,10 @@ def _reduction_hints(ce: Counterexample) -> list[tuple[float, str, str]]:
     return out
 
 
-def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
-    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes (in
-    the words of the spec's reduction when it is not the default ``mean``)."""
-    batch, n_out, n_in = ce.batch, ce.sizes[-1], ce.sizes[0]
+def _mean_hints(ce: Counterexample) -> list[tuple[float, str, str]]:
+    """Size factors explained for the default reduction, the loss's natural ``mean``."""
+    batch, n_out = ce.batch, ce.sizes[-1]
     loss = LOSSES[ce.spec.loss]
-    if ce.spec.reduction != "mean":
-        candidates = [
-            *_reduction_hints(ce),
-            *_input_hints(n_in),
-            *loss.scale_hints,
-        ]
-        if batch == 1 or n_out == 1:
-            candidates = [c for c in candidates if "x" not in c[1]]
-        return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
     out_sum = (
         "the gradient is of the sum over outputs while the loss is their mean"
         if loss.averages_outputs
@@ -108,16 +98,22 @@ def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, s
         if loss.averages_outputs
         else "divided by the outputs, but softmax cross-entropy is averaged over the batch only"
     )
-    candidates = [
+    return [
         (batch, "batch size", "summed over the batch instead of averaged"),
         (1 / batch, "1/batch size", "divided by the batch twice (the delta already carries it)"),
         (n_out, "number of outputs", out_sum),
         (1 / n_out, "1/number of outputs", out_div),
         (batch * n_out, "batch x outputs", "summed over batch and outputs instead of averaged"),
         (1 / (batch * n_out), "1/(batch x outputs)", "divided by batch and outputs twice"),
-        *_input_hints(n_in),
-        *loss.scale_hints,
     ]
+
+
+def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
+    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes (in
+    the words of the spec's reduction when it is not the default ``mean``)."""
+    batch, n_out = ce.batch, ce.sizes[-1]
+    sizes = _mean_hints(ce) if ce.spec.reduction == "mean" else _reduction_hints(ce)
+    candidates = [*sizes, *_input_hints(ce.sizes[0]), *LOSSES[ce.spec.loss].scale_hints]
     if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
         candidates = [c for c in candidates if "x" not in c[1]]
     return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
