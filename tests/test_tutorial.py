@@ -203,6 +203,28 @@ def test_closeness_measures_the_published_run_in_single_run_deviations():
     assert "z" not in closeness(ours, theirs, runs[:1])["train_loss"]
 
 
+def test_consistency_ranks_the_published_log_among_our_runs():
+    from mlp_parity.examples.tutorial_report import consistency
+
+    def log(train: float, evaluation: float) -> dict:
+        return {"rounds": [1], "train_accuracy": [train], "eval_accuracy": [evaluation]}
+
+    runs = [log(0.5, 0.5), log(0.6, 0.5), log(0.7, 0.5)]
+    theirs = log(0.6, 0.9)
+    c = consistency(theirs, runs, few=0.05)
+    # published vs the runs' mean (0.6, 0.5): |0|, |0.4| -> mean 0.2, max 0.4
+    assert c["published"] == pytest.approx({"mean_abs_difference": 0.2, "max_abs_difference": 0.4})
+    # run 0 vs mean of (published, run 1, run 2) = (0.633.., 0.633..): 0.133.., 0.133..
+    assert c["runs_max_abs_difference"][0] == pytest.approx(0.4 / 3)
+    assert c["runs_mean_abs_difference"][1] == pytest.approx((0.0 + 0.4 / 3) / 2)
+    assert c["p_max_abs"] == pytest.approx(0.25)  # only the published log is that far
+    assert c["runs_within_few"] == 0.0 and c["logs"] == 4
+    same = consistency(runs[1], runs)  # a log that is one of ours ranks in the middle
+    assert same["p_mean_abs"] > 0.25
+    assert consistency(theirs, runs, few=0.2)["runs_within_few"] == 1.0
+    assert consistency(theirs, runs[:1]) is None  # one run: no spread to rank against
+
+
 def test_batch_stream_serves_permutations_and_carries_the_remainder():
     x, y = np.arange(10.0)[:, None], np.arange(10) % 3
     stream = BatchStream(x, y, seed=0, num_classes=3)
@@ -310,6 +332,8 @@ def test_cli_writes_the_json_schema(tmp_path, capsys, monkeypatch):
     assert len(data["variants"]["original"]["runs"]) == 2
     close = data["closeness"]["numpy_original"]["train_loss"]
     assert len(close["run_sd"]) == len(close["z"]) == 1
+    assert data["consistency"]["numpy_original"]["logs"] == 3
+    assert "one of our runs? Each of the 3 logs against" in out
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["tutorial.json", "tutorial.png"]
 
 

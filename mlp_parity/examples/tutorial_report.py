@@ -8,7 +8,7 @@ stream with ``1000 + s``, and starts from :func:`~.tutorial.initial_params` (by 
 ``seed42``: the same weights in every run). Variants differ only in the gradient and the
 learning rate, run ``s`` of each from the same start. Values at the logged rounds are means
 over the runs; the published log is one run, so :func:`closeness` also says how far it lies
-in standard deviations of single runs.
+in standard deviations of single runs, and :func:`consistency` whether it could be one of ours.
 """
 
 from __future__ import annotations
@@ -186,6 +186,44 @@ def closeness(
     return out
 
 
+def consistency(
+    theirs: dict[str, list[float]],
+    runs: Sequence[dict[str, list[float]]],
+    keys: Sequence[str] = ("train_accuracy", "eval_accuracy"),
+    few: float = 0.05,
+) -> dict[str, Any] | None:
+    """Is the published log just one more of our runs? A rank test over the ``keys`` figures
+    at the logged rounds (``None`` with fewer than two ``runs``).
+
+    Each of the ``n + 1`` logs (published first, then ``runs``) is compared with the mean of
+    the other ``n``: its mean and largest absolute difference. If the published run were one of
+    ours the ``n + 1`` logs would be exchangeable, so the share of logs at least as far as the
+    published one (``p_mean_abs``, ``p_max_abs``; at least ``1 / (n + 1)``) is a p-value.
+    ``runs_within_few``: the share of our runs within ``few`` of the others' mean at *every*
+    figure, how often "within a few points at each round" holds for a run of this very program.
+    """
+    if len(runs) < 2:
+        return None
+    n = len(runs[0]["rounds"])
+    logs = np.array([[v for k in keys for v in log[k][:n]] for log in (theirs, *runs)])
+    dist = np.abs(logs - (logs.sum(axis=0) - logs) / len(runs))  # each vs the others' mean
+    mean_abs, max_abs = dist.mean(axis=1), dist.max(axis=1)
+    return {
+        "metrics": list(keys),
+        "logs": len(logs),
+        "published": {
+            "mean_abs_difference": float(mean_abs[0]),
+            "max_abs_difference": float(max_abs[0]),
+        },
+        "runs_mean_abs_difference": mean_abs[1:].tolist(),
+        "runs_max_abs_difference": max_abs[1:].tolist(),
+        "p_mean_abs": float(np.mean(mean_abs >= mean_abs[0])),
+        "p_max_abs": float(np.mean(max_abs >= max_abs[0])),
+        "few": few,
+        "runs_within_few": float(np.mean(max_abs[1:] <= few)),
+    }
+
+
 def build_report(
     data: TutorialData,
     numpy_part: dict[str, Any],
@@ -207,6 +245,7 @@ def build_report(
         },
         "reproduced": {"numpy_original": repro_numpy},
         "closeness": {"numpy_original": closeness(repro_numpy, published.NUMPY, original["runs"])},
+        "consistency": {"numpy_original": consistency(published.NUMPY, original["runs"])},
         "numpy_settings": {
             "sizes": list(tut.SIZES),
             "init": numpy_part["init"],
