@@ -5,7 +5,11 @@ The published log is one run. For each init choice this trains ``--runs`` runs (
 orders ``s`` / ``1000 + s``; ``per-run`` also weights ``2000 + s``) for the logged rounds and
 prints, per logged round and metric, our mean, the single-run standard deviation and the
 published figure's ``z`` in those deviations. Round 1's train loss is set mostly by the
-weights, so it is the telling figure.
+weights, so it is the telling figure. Then the rank test of
+:func:`~mlp_parity.examples.tutorial_report.consistency` (could the published log be one more
+run of ours?), and how often the issue's criterion, "within a few (5) points at each logged
+round, averaged over 5 runs", holds for one of our own runs against the mean of 5 others drawn
+at random: the chance that even an exact reproduction passes it.
 Usage: ``python benchmarks/tutorial_inits.py [--runs 20] [--rounds 81] [--dataset mnist-sample]
 [--json FILE]``.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+
 from mlp_parity.data import load_dataset
 from mlp_parity.examples import tutorial as tut
 from mlp_parity.examples import tutorial_loop as loop
@@ -22,6 +28,7 @@ from mlp_parity.examples import tutorial_published as published
 from mlp_parity.examples.tutorial_data import tutorial_split
 from mlp_parity.examples.tutorial_report import (
     closeness,
+    consistency,
     logged,
     logged_rounds,
     mean_curves,
@@ -57,10 +64,46 @@ def main() -> None:
             ]
             mad = f * close[k]["mean_abs_difference"]
             print(f"  {k:<15}" + "  ".join(cells) + f"  mean |diff| {mad:.{d}f}")
+        out[init]["consistency"] = _print_consistency(published.NUMPY, runs)
         print(flush=True)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(out, fh)
+
+
+def five_run_criterion(runs: list[dict], few: float = 0.05, draws: int = 4000) -> float:
+    """The share of (run, 5 other runs) draws in which the run's accuracies lie within ``few``
+    of the 5 runs' mean at every logged round: the issue's criterion applied to a log that is,
+    by construction, a faithful reproduction."""
+    keys = ("train_accuracy", "eval_accuracy")
+    acc = np.array([[v for k in keys for v in run[k]] for run in runs])
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(draws):
+        i, *five = rng.choice(len(runs), 6, replace=False)
+        hits += bool(np.all(np.abs(acc[five].mean(axis=0) - acc[i]) <= few))
+    return hits / draws
+
+
+def _print_consistency(theirs: dict, runs: list[dict]) -> dict:
+    c = consistency(theirs, runs)
+    pub, n = c["published"], len(runs)
+    c["five_run_criterion"] = five_run_criterion(runs) if n >= 6 else None
+    print(
+        f"  one of ours? accuracies vs the mean of the other {n} logs: published mean "
+        f"{100 * pub['mean_abs_difference']:.1f} / max {100 * pub['max_abs_difference']:.1f} "
+        f"points; our runs mean {100 * min(c['runs_mean_abs_difference']):.1f}-"
+        f"{100 * max(c['runs_mean_abs_difference']):.1f} / max "
+        f"{100 * min(c['runs_max_abs_difference']):.1f}-"
+        f"{100 * max(c['runs_max_abs_difference']):.1f}; rank p {c['p_mean_abs']:.2f} (mean), "
+        f"{c['p_max_abs']:.2f} (max)"
+    )
+    print(
+        f"  our runs within 5 points of the others' mean at every logged round: "
+        f"{round(c['runs_within_few'] * n)} of {n}; of a random 5 others' mean: "
+        + ("n/a" if c["five_run_criterion"] is None else f"{c['five_run_criterion']:.2%}")
+    )
+    return c
 
 
 if __name__ == "__main__":
