@@ -144,7 +144,8 @@ def _smooth(values: Sequence[float], width: int) -> tuple[list[int], list[float]
 
 def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
     """The ``mlp-parity tutorial`` figure from its report (``tutorial.json``'s dict): (a) the
-    numpy half's original run, ours (mean over runs) beside the published log points;
+    numpy half's original run, ours (mean over runs; at the logged rounds unsmoothed, with the
+    single-run standard deviation when there are runs) beside the published log points;
     (b) evaluation accuracy of each variant (original, each bug alone, corrected at both
     learning rates), a ``smooth``-round running mean; (c) the Keras half per epoch beside the
     published final values (when the report has it). Returns a ``matplotlib.figure.Figure``."""
@@ -152,18 +153,7 @@ def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
     keras = report.get("keras_half")
     fig = Figure(figsize=(15, 4.6) if keras else (10.5, 4.6), layout="constrained")
     axes = fig.subplots(1, 3 if keras else 2)
-    pub = report["published"]["numpy"]
-    curves = report["variants"]["original"]["curves"]
-    ax = axes[0]
-    for key, colour, name in (
-        ("train_accuracy", "tab:blue", "train"),
-        ("eval_accuracy", "tab:orange", "evaluation"),
-    ):
-        x, y = _smooth(curves[key], smooth)
-        ax.plot(x, y, color=colour, label=f"ours, {name}")
-        ax.plot(pub["rounds"], pub[key], "o", color=colour, mec="black", label=f"published, {name}")
-    ax.set(title="(a) numpy half, original backprop", xlabel="round (128 examples)")
-    ax.set(ylabel="accuracy", ylim=(0, 1))
+    _tutorial_numpy_panel(axes[0], report, smooth)
     ax = axes[1]
     for v, colour in zip(report["variants"].values(), _VARIANT_COLOURS):
         x, y = _smooth(v["curves"]["eval_accuracy"], smooth)
@@ -171,26 +161,7 @@ def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
     ax.set(title="(b) what each bug did: evaluation accuracy", xlabel="round (128 examples)")
     ax.set(ylim=(0, 1))
     if keras:
-        ax = axes[2]
-        shown = keras["reported_backend"]
-        h = keras["histories"][shown]
-        kpub = report["published"]["keras"]
-        epochs = range(1, len(h["accuracy"]) + 1)
-        for key, pkey, colour, name in (
-            ("accuracy", "train_accuracy", "tab:blue", "train"),
-            ("val_accuracy", "val_accuracy", "tab:orange", "validation"),
-        ):
-            ax.plot(epochs, h[key], color=colour, label=f"ours ({shown}), {name}")
-            ax.plot(
-                [keras["epochs"]],
-                [kpub[pkey]],
-                "*",
-                ms=12,
-                color=colour,
-                mec="black",
-                label=f"published, {name} {100 * kpub[pkey]:.1f}%",
-            )
-        ax.set(title="(c) Keras half (784-128-10)", xlabel="epoch", ylim=(0, 1))
+        _tutorial_keras_panel(axes[2], report)
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
@@ -201,6 +172,60 @@ def tutorial_figure(report: Mapping[str, Any], *, smooth: int = 5) -> Any:
         fontsize=10,
     )
     return fig
+
+
+def _tutorial_numpy_panel(ax: Any, report: Mapping[str, Any], smooth: int) -> None:
+    """Panel (a): our smoothed accuracy curves, the published dots, and beside each dot our
+    unsmoothed mean at that round with +-1 single-run sd (what the dot is compared to)."""
+    pub = report["published"]["numpy"]
+    curves = report["variants"]["original"]["curves"]
+    ours = report["reproduced"]["numpy_original"]
+    close = report.get("closeness", {}).get("numpy_original", {})
+    for key, colour, name in (
+        ("train_accuracy", "tab:blue", "train"),
+        ("eval_accuracy", "tab:orange", "evaluation"),
+    ):
+        x, y = _smooth(curves[key], smooth)
+        ax.plot(x, y, color=colour, alpha=0.6, label=f"ours, {name}")
+        ax.plot(pub["rounds"], pub[key], "o", color=colour, mec="black", label=f"published, {name}")
+        sd = close.get(key, {}).get("run_sd")
+        ax.errorbar(
+            [r + 1.5 for r in ours["rounds"]],  # beside the published dot, not on it
+            ours[key],
+            yerr=sd,
+            fmt="s",
+            ms=4,
+            mfc="white",
+            color=colour,
+            capsize=2,
+            label=f"ours, {name}, logged rounds{' ±1 run sd' if sd else ''}",
+        )
+    ax.set(title="(a) numpy half, original backprop", xlabel="round (128 examples)")
+    ax.set(ylabel="accuracy", ylim=(0, 1))
+
+
+def _tutorial_keras_panel(ax: Any, report: Mapping[str, Any]) -> None:
+    """Panel (c): the Keras half per epoch beside the published final values."""
+    keras = report["keras_half"]
+    shown = keras["reported_backend"]
+    h = keras["histories"][shown]
+    kpub = report["published"]["keras"]
+    epochs = range(1, len(h["accuracy"]) + 1)
+    for key, pkey, colour, name in (
+        ("accuracy", "train_accuracy", "tab:blue", "train"),
+        ("val_accuracy", "val_accuracy", "tab:orange", "validation"),
+    ):
+        ax.plot(epochs, h[key], color=colour, label=f"ours ({shown}), {name}")
+        ax.plot(
+            [keras["epochs"]],
+            [kpub[pkey]],
+            "*",
+            ms=12,
+            color=colour,
+            mec="black",
+            label=f"published, {name} {100 * kpub[pkey]:.1f}%",
+        )
+    ax.set(title="(c) Keras half (784-128-10)", xlabel="epoch", ylim=(0, 1))
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:

@@ -122,7 +122,7 @@ for i, r in enumerate(ours["rounds"]):
 # can be asked is whether the published log looks like one of our runs: by its mean distance
 # from our mean, 2 of our 20 runs lie farther (rank p = 3/21 = 0.14; `consistency` in
 # `mlp-parity tutorial`'s JSON). The learning curve, ours (mean over runs, a 5-round running
-# mean) beside the published points:
+# mean; unsmoothed squares at the logged rounds) beside the published points:
 
 
 # %%
@@ -147,6 +147,15 @@ for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
             color=colour,
             mec="black",
             label=f"published, {name}",
+        )
+        ax.plot(  # our unsmoothed mean where the tutorial logged, beside its dots
+            [r + 1.5 for r in ours["rounds"]],
+            ours[key],
+            "s",
+            ms=4,
+            mfc="white",
+            color=colour,
+            label=f"ours, {name}, logged rounds",
         )
 ax_acc.set(title="accuracy", xlabel="round (128 examples)", ylim=(0, 1))
 ax_loss.set(title="loss (cross-entropy, mean over the 10 outputs)", xlabel="round (128 examples)")
