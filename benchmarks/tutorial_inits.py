@@ -29,6 +29,7 @@ from mlp_parity.examples.tutorial_data import tutorial_split
 from mlp_parity.examples.tutorial_report import (
     closeness,
     consistency,
+    describe_consistency,
     logged,
     logged_rounds,
     mean_curves,
@@ -87,21 +88,13 @@ def five_run_criterion(runs: list[dict], few: float = 0.05, draws: int = 4000) -
 
 def _print_consistency(theirs: dict, runs: list[dict]) -> dict:
     c = consistency(theirs, runs)
-    pub, n = c["published"], len(runs)
-    c["five_run_criterion"] = five_run_criterion(runs) if n >= 6 else None
+    c["five_run_criterion"] = five_run_criterion(runs) if len(runs) >= 6 else None
+    for line in describe_consistency(c):
+        print(f"  {line}")
+    share = c["five_run_criterion"]
     print(
-        f"  one of ours? accuracies vs the mean of the other {n} logs: published mean "
-        f"{100 * pub['mean_abs_difference']:.1f} / max {100 * pub['max_abs_difference']:.1f} "
-        f"points; our runs mean {100 * min(c['runs_mean_abs_difference']):.1f}-"
-        f"{100 * max(c['runs_mean_abs_difference']):.1f} / max "
-        f"{100 * min(c['runs_max_abs_difference']):.1f}-"
-        f"{100 * max(c['runs_max_abs_difference']):.1f}; rank p {c['p_mean_abs']:.2f} (mean), "
-        f"{c['p_max_abs']:.2f} (max)"
-    )
-    print(
-        f"  our runs within 5 points of the others' mean at every logged round: "
-        f"{round(c['runs_within_few'] * n)} of {n}; of a random 5 others' mean: "
-        + ("n/a" if c["five_run_criterion"] is None else f"{c['five_run_criterion']:.2%}")
+        "  our runs within 5 points of a random 5 others' mean at every logged round: "
+        + ("n/a (fewer than 6 runs)" if share is None else f"{share:.2%} of draws")
     )
     return c
 

@@ -28,7 +28,8 @@ def test_tutorial_inits_ranks_the_published_log(tmp_path):
         "tutorial_inits.py", "--runs", "6", "--rounds", "1", "--json", str(tmp_path / "i.json")
     )
     assert "per-run: 6 runs; per round [1]" in out
-    assert "one of ours? accuracies vs the mean of the other 6 logs" in out
+    assert "Each of the 7 logs against the mean" in out
+    assert "of a random 5 others' mean at every logged round" in out
     data = json.loads((tmp_path / "i.json").read_text())
     assert set(data) == {"per-run", "seed42", "seed42-shuffled"}
     c = data["per-run"]["consistency"]

@@ -162,31 +162,11 @@ def _print_numpy(report: dict[str, Any]) -> None:
         for k in ("train_accuracy", "eval_accuracy", "train_loss", "eval_loss"):
             zs = " ".join("   n/a" if z is None else f"{z:+6.1f}" for z in close[k]["z"])
             print(f"  {k:<15}{zs}")
-    _print_consistency(report["consistency"]["numpy_original"])
+    if report["consistency"]["numpy_original"] is not None:
+        from ..examples.tutorial_report import describe_consistency
+
+        print("\n".join(describe_consistency(report["consistency"]["numpy_original"])))
     print()
-
-
-def _print_consistency(c: dict[str, Any] | None) -> None:
-    """One paragraph: could the published log be one more of our runs (the rank test)?"""
-    if c is None:
-        return
-    pub, n = c["published"], c["logs"] - 1
-    mean_abs, max_abs = c["runs_mean_abs_difference"], c["runs_max_abs_difference"]
-    print(f"could the published log be one of our runs? Each of the {n + 1} logs against the mean")
-    print(
-        f"of the other {n}, accuracies at the logged rounds: published mean "
-        f"{100 * pub['mean_abs_difference']:.1f} / max {100 * pub['max_abs_difference']:.1f} "
-        "points;"
-    )
-    print(
-        f"ours mean {100 * min(mean_abs):.1f}-{100 * max(mean_abs):.1f} / max "
-        f"{100 * min(max_abs):.1f}-{100 * max(max_abs):.1f}; rank p {c['p_mean_abs']:.2f} (mean), "
-        f"{c['p_max_abs']:.2f} (max), at least 1/{n + 1}"
-    )
-    print(
-        f"our runs within {100 * c['few']:g} points of the others at every logged round: "
-        f"{round(c['runs_within_few'] * n)} of {n}"
-    )
 
 
 def _print_keras(report: dict[str, Any]) -> bool:

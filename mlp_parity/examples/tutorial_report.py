@@ -224,6 +224,23 @@ def consistency(
     }
 
 
+def describe_consistency(c: dict[str, Any]) -> list[str]:
+    """:func:`consistency`'s result as lines of text (accuracies in points)."""
+    pub, n = c["published"], c["logs"] - 1
+    mean_abs, max_abs = c["runs_mean_abs_difference"], c["runs_max_abs_difference"]
+    return [
+        f"could the published log be one of our runs? Each of the {n + 1} logs against the mean",
+        f"of the other {n}, accuracies at the logged rounds: published mean "
+        f"{100 * pub['mean_abs_difference']:.1f} / max {100 * pub['max_abs_difference']:.1f} "
+        "points;",
+        f"ours mean {100 * min(mean_abs):.1f}-{100 * max(mean_abs):.1f} / max "
+        f"{100 * min(max_abs):.1f}-{100 * max(max_abs):.1f}; rank p {c['p_mean_abs']:.2f} (mean), "
+        f"{c['p_max_abs']:.2f} (max), at least 1/{n + 1}",
+        f"our runs within {100 * c['few']:g} points of the others at every logged round: "
+        f"{round(c['runs_within_few'] * n)} of {n}",
+    ]
+
+
 def build_report(
     data: TutorialData,
     numpy_part: dict[str, Any],
