@@ -62,7 +62,24 @@ def test_l2_difference_is_named_with_its_lambda():
     fn = _correct("tanh", "mse", l2=0.25)
     report = check_backprop(fn, activation="tanh", loss="mse", max_examples=20, seed=0)
     texts = [d for name, d in report.diagnoses.items() if name[0] == "W"]
-    assert texts and all("difference is exactly 0.5·W" in d and "l2=0.25" in d for d in texts)
+    assert texts and all("right for l2=0.25 (see the summary)" in d for d in texts)
+    fixed = check_backprop(fn, activation="tanh", loss="mse", sizes=(3, 4, 2), max_examples=5)
+    texts = [d for name, d in fixed.diagnoses.items() if name[0] == "W"]
+    assert texts and all("difference is exactly 0.5·W (an L2 term with l2=0.25" in d for d in texts)
+
+
+def test_l2_without_its_factor_two_is_named_and_one_weight_is_not_called_l2():
+    from mlp_parity.debug.diagnose import _l2_text
+
+    W = np.array([[1.0, -2.0], [0.5, 3.0]])
+    ref = np.ones_like(W)
+    tol = np.full_like(W, 1e-12)
+    half = _l2_text(ref - 0.05 * W, ref, W, tol, declared=0.05)
+    assert "l2 * W, not 2 * l2 * W, with l2=0.05" in half
+    assert "is left out" in _l2_text(ref - 0.1 * W, ref, W, tol, declared=0.05)
+    assert "wrong sign" in _l2_text(ref - 0.1 * W, ref, W, tol, declared=0.0)
+    one = np.array([[0.3]])
+    assert _l2_text(one * 2, one, one, np.full_like(one, 1e-12), declared=0.0) == ""
 
 
 def test_nothing_matches_a_real_bug():

@@ -79,10 +79,12 @@ def fill_report(
 
 
 def _renamer(layout: UserLayout):
-    """Rewrites ``W0``, ``db1``, ... in a text into the user's names."""
+    """Rewrites ``W0``, ``db1``, ``delta0``, ``z0``, ``layer 0`` ... in a text into the user's
+    1-based names. Activations keep their index: layer l's input is a(l-1) in 1-based
+    notation (a0 = x), which is internal layer l-1's input a(l-1)."""
     if not layout.keyed:
         return lambda text: text
-    pattern = re.compile(r"\b(d?[Wb])(\d+)\b")
+    pattern = re.compile(r"\b(d?[Wbz]|delta|layer )(\d+)\b")
     return lambda text: pattern.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", text)
 
 
@@ -176,17 +178,29 @@ def _tensor_status(got: np.ndarray, ref: np.ndarray, tol: np.ndarray, ok: bool) 
     return _Status(None)
 
 
-def _l2_text(got: np.ndarray, ref: np.ndarray, W: np.ndarray | None, tol: np.ndarray) -> str:
-    """``difference is exactly c·W (an L2 term ...)`` when got - ref is a multiple of W."""
-    if W is None or got.shape != W.shape or not np.any(W):
+def _l2_text(
+    got: np.ndarray, ref: np.ndarray, W: np.ndarray | None, tol: np.ndarray, declared: float
+) -> str:
+    """``difference is exactly c·W (an L2 term ...)`` when got - ref is a multiple of W. Only
+    with two or more nonzero weights: any difference on one number is a multiple of it."""
+    if W is None or got.shape != W.shape or np.count_nonzero(W) < 2:
         return ""
     d = got - ref
     c = float(np.vdot(d, W)) / float(np.vdot(W, W))
     if c == 0 or not np.all(np.abs(d - c * W) <= tol):
         return ""
-    return (
-        f"difference is exactly {c:.6g}·W (an L2 term with l2={c / 2:.6g}: the gradient of"
-        f" l2 * sum(W**2) is 2 * l2 * W)"
+    implied = declared + c / 2  # the l2 whose gradient 2 * l2 * W the tensor carries
+    text = f"difference is exactly {c:.6g}·W"
+    if declared > 0 and _close(c, -declared, 1e-6):
+        return text + f" (the L2 term's gradient is l2 * W, not 2 * l2 * W, with l2={declared:g})"
+    if declared > 0 and _close(c, -2 * declared, 1e-6):
+        return text + f" (the declared L2 term, l2={declared:g}, is left out)"
+    if implied <= 0:
+        return text + " (a multiple of W subtracted: an L2 term with the wrong sign?)"
+    return text + (
+        f" (an L2 term with l2={implied:.6g}"
+        + (f" where l2={declared:g} is declared" if declared > 0 else "")
+        + ": the gradient of l2 * sum(W**2) is 2 * l2 * W)"
     )
 
 
@@ -208,10 +222,10 @@ def _diagnose_tensor(
     if not np.all(np.isfinite(got)):
         bad = int((~np.isfinite(got)).sum())
         return f"non-finite: {bad} of {got.size} entries NaN/inf" + _overflow_hint(ce)
-    l2 = _l2_text(got, ref, W, tol)
+    l2 = _l2_text(got, ref, W, tol, float(ce.spec.l2))
     if l2:
         return l2
-    if match and "output_activation" in match:
+    if match and ("output_activation" in match or ("l2" in match and W is not None)):
         return f"right for {describe(match)} (see the summary): not a bug in this tensor alone"
     if not np.any(got):
         return (

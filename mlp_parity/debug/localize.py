@@ -3,7 +3,7 @@ from the output, and the first layer that is not, with the formula to look at.""
 
 from __future__ import annotations
 
-from ..spec import LOSSES, MLPSpec
+from ..spec import LOSSES, REDUCTIONS, MLPSpec
 from .scales import _close, _factor_text, _Hints, _Status
 
 
@@ -48,8 +48,27 @@ def localize(spec: MLPSpec, statuses: dict[str, _Status], hints_for: _Hints) -> 
     return (
         f"every tensor is the true gradient times {_scale_phrase(s, hints_for)}: one global"
         f" factor, in the loss's normalisation or the output delta"
-        f" ({LOSSES[spec.loss].description})"
+        f" ({loss_text(spec)})"
     )
+
+
+def loss_text(spec: MLPSpec) -> str:
+    """The loss the spec declares, conventions included: e.g. ``mean over batch and outputs of
+    (z - y)^2`` (the loss's own words) or ``0.5 x (mse on sigmoid(z), summed over batch and
+    outputs)``, then ``+ 0.01 * sum(W**2)`` with L2."""
+    if spec.output_activation == "identity" and spec.reduction == "mean":
+        text = LOSSES[spec.loss].description
+    else:
+        text = spec.loss
+        if spec.output_activation != "identity":
+            text += f" on {spec.output_activation}(z)"
+        reduced = "its natural mean" if spec.reduction == "mean" else spec.reduction
+        text += f", {REDUCTIONS[reduced].description if reduced in REDUCTIONS else reduced}"
+    if spec.loss_scale != 1:
+        text = f"{spec.loss_scale:g} x ({text})"
+    if spec.l2:
+        text += f" + {spec.l2:g} * sum(W**2)"
+    return text
 
 
 def _formulas(i: int, columns: bool) -> tuple[str, str, str]:
@@ -105,9 +124,7 @@ def _entry_line(
             f"dW{i} = {dw} with a{i} the layer's input ({a})" + also("W")
         )
     elif i == spec.num_layers - 1:
-        cause = (
-            f"check the output delta dL/dz, the loss's gradient ({LOSSES[spec.loss].description})"
-        )
+        cause = f"check the output delta dL/dz, the loss's gradient ({loss_text(spec)})"
     else:
         act = spec.hidden_activations[i]
         cause = (

@@ -108,12 +108,17 @@ def _mean_hints(ce: Counterexample) -> list[tuple[float, str, str]]:
     ]
 
 
-def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
-    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes (in
-    the words of the spec's reduction when it is not the default ``mean``)."""
-    batch, n_out = ce.batch, ce.sizes[-1]
+def _all_hints(ce: Counterexample) -> list[tuple[float, str, str]]:
+    """Every ``(value, what, why)`` size and loss explanation at the problem's sizes (in the
+    words of the spec's reduction when it is not the default ``mean``)."""
     sizes = _mean_hints(ce) if ce.spec.reduction == "mean" else _reduction_hints(ce)
-    candidates = [*sizes, *_input_hints(ce.sizes[0]), *LOSSES[ce.spec.loss].scale_hints]
+    return [*sizes, *_input_hints(ce.sizes[0]), *LOSSES[ce.spec.loss].scale_hints]
+
+
+def _scale_hints(s: float, ce: Counterexample, rtol: float) -> list[tuple[str, str]]:
+    """``(what, why)`` explanations of a pure scale factor ``s`` by the problem's sizes."""
+    batch, n_out = ce.batch, ce.sizes[-1]
+    candidates = _all_hints(ce)
     if batch == 1 or n_out == 1:  # batch x outputs is then the batch or the outputs
         candidates = [c for c in candidates if "x" not in c[1]]
     return [(what, why) for v, what, why in candidates if v != 1 and _close(abs(s), v, rtol)]
@@ -156,6 +161,11 @@ class _Hints:
             # at batch 1 (or one output) batch and outputs cannot be told apart: name what
             # the factor is with one more sample
             again = _scale_hints(s2, _one_more_sample(self.ce), self.rtol)
+            # an explanation must fit both batches: "1/batch size" is 1 at batch 1, not s
+            at_one = {what: v for v, what, _ in _all_hints(self.ce)}
+            again = [
+                (w, y) for w, y in again if w in at_one and _close(abs(s), at_one[w], self.rtol)
+            ]
             if again and not _close(s2, 1.0, self.rtol):
                 return "; or ".join(f"= {w} (checked at batch 2): {why}" for w, why in again)
         if s2 is not None and _close(s2, 1.0, self.rtol) and not _close(s, 1.0, self.rtol):
