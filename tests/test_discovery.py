@@ -142,3 +142,13 @@ def test_cli_takes_conventions_and_class_method_and_factory_targets(tmp_path, ca
     capsys.readouterr()
     assert main(["debug", f"{src}:Net.grad", *flags[:4], *flags[10:]]) == 1
     assert "output_activation='sigmoid'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_gradients_are_reported_not_raised(bad):
+    def grad_fn(params, x, y):
+        return [(np.full_like(W, bad), np.full_like(b, bad)) for W, b in params]
+
+    report = check_backprop(grad_fn, activation="sigmoid", loss="mse", max_examples=3, seed=0)
+    assert not report.ok and report.matching_convention is None
+    assert all(d.startswith("non-finite") for d in report.diagnoses.values()), str(report)

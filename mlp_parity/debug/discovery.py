@@ -132,6 +132,8 @@ def discover(
             got = call_grad_fn(grad_fn, p_spec, params, x, y, setting.layout)
         except Malformed:
             return None
+        if not all(np.all(np.isfinite(t)) for pair in got for t in pair):
+            return None  # NaN/inf is no convention: the per-tensor lines say where
         kept = []
         for cand, lam in alive:
             try:
@@ -145,7 +147,7 @@ def discover(
                 continue
             tries = [lam] if lam is not None else [declared_l2, _fit_l2(got, ref, params)]
             for lam_try in tries:
-                if lam_try < 0:
+                if not np.isfinite(lam_try) or lam_try < 0:
                     continue
                 full = setting.spec(p_spec.sizes, **cand, l2=lam_try)
                 with_l2 = [(gW + 2 * lam_try * W, gb) for (gW, gb), (W, _) in zip(ref, params)]
