@@ -25,7 +25,7 @@ def save_params(path: str | os.PathLike, spec: MLPSpec, params: UserParams) -> P
     a failure never leaves a half-written file."""
     spec = as_spec(spec)
     params = check_params(spec, params)
-    path = npz_path(path)
+    path = save_target(path)
     problem = folder_problem(path.parent)
     if problem:
         raise ValueError(f"cannot save to {path}: {problem}")
@@ -40,6 +40,16 @@ def save_params(path: str | os.PathLike, spec: MLPSpec, params: UserParams) -> P
         return write_atomic(path, lambda f: np.savez(f, **arrays))
     except OSError as e:  # e.g. the folder refuses a new file: one clean ValueError for the CLI
         raise ValueError(f"cannot save to {path}: {e.strerror or e}") from e
+
+
+def save_target(path: str | os.PathLike) -> Path:
+    """The file :func:`save_params` writes for ``path`` (``.npz`` appended when missing);
+    ``ValueError`` when ``path`` is an existing folder (``m/`` would become ``m.npz`` beside
+    it)."""
+    if Path(path).is_dir():
+        example = Path(path) / "params.npz"
+        raise ValueError(f"cannot save to {path}: it is a folder; name a file, e.g. {example}")
+    return npz_path(path)
 
 
 _FORMAT = "an .npz archive holding W0, b0, W1, b1, ..., sizes, activation, loss"

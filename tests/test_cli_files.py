@@ -98,6 +98,18 @@ def test_save_under_a_file_says_it_is_a_file(tmp_path, capsys, no_training):
     assert (tmp_path / "afile").read_text() == "x"
 
 
+def test_save_to_a_folder_names_a_file_instead(tmp_path, capsys, no_training):
+    (tmp_path / "results").mkdir()
+    assert main(["train", *SMALL, "--save", "results/"]) == 2
+    assert _error(capsys).endswith(
+        "cannot save to results/: it is a folder; name a file, e.g. results/params.npz"
+    )
+    assert _files(tmp_path) == {"results"}  # no results.npz beside it
+    spec = mp.MLPSpec((4, 3, 2), "relu", "mse")
+    with pytest.raises(ValueError, match="it is a folder; name a file"):
+        mp.save_params(tmp_path / "results", spec, mp.init_params(spec, seed=0))
+
+
 def test_out_under_a_file_says_it_is_a_file(tmp_path, capsys, no_training):
     (tmp_path / "afile").write_text("x")
     assert main(["compare", "--backends", "numpy", *SMALL, "--out", "afile/sub"]) == 2

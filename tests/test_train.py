@@ -197,6 +197,23 @@ def test_evaluate_matches_a_direct_computation():
     assert acc == np.mean(z.argmax(1) == y)
 
 
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        ({"chunk": -3}, ValueError, "chunk must be >= 1, got -3"),
+        ({"chunk": 0}, ValueError, "chunk must be >= 1"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"batch_size": -1}, ValueError, "batch_size must be >= 1"),
+        ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
+        ({"batch_size": "a"}, TypeError, "batch_size must be an int"),
+    ],
+)
+def test_evaluate_rejects_bad_sizes_naming_them(kw, err, match):
+    spec, params, x, y = _problem(n=20)
+    with pytest.raises(err, match=match):  # not a silent (0.0, 1.0) from an empty loop
+        evaluate(spec, params, x, y, **kw)
+
+
 def test_grad_fn_replaces_the_gradient():
     spec, params, x, y = _problem()
     calls = []

@@ -139,8 +139,9 @@ def _evaluate(spec: Any, params: Any, ds: Any, dtype: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check every setting, the ``--save`` target, the network against the data and memory,
     then train (or evaluate) and save."""
-    from .._io import check_writable, npz_path
+    from .._io import check_writable
     from ..params import check_fits, init_params, save_params, training_bytes
+    from ..params_io import save_target
     from ..train import check_settings, train
 
     devices = _distributed.init_from_args(args)  # before JAX initialises
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         momentum=args.momentum,
         seed=args.seed,
     )
-    save_to = check_writable(npz_path(args.save), "--save file") if args.save else None
+    save_to = check_writable(save_target(args.save), "--save file") if args.save else None
     spec, params, dtype = _network(args)
     ds = _args.load_data(args, dtype)
     check_shapes(spec, ds, args.load)

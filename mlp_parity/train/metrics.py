@@ -24,6 +24,7 @@ import numpy as np
 from ..backends.numpy_backprop import logits
 from ..params import Params, as_pairs, check_batch, params_dtype
 from ..spec import LOSSES, MLPSpec, as_spec, conventions
+from ._common import positive_int
 
 #: The spec fields that shape the data loss beyond the loss's own row.
 _OUTPUT_FIELDS = ("output_activation", "reduction", "loss_scale")
@@ -110,6 +111,9 @@ def evaluate_pairs(
     chunk: int = 4096,
 ) -> tuple[float, float]:
     """:func:`evaluate` on validated ``[(W, b), ...]`` pairs (zero biases without biases)."""
+    chunk = positive_int("chunk", chunk, 1)
+    if batch_size is not None:
+        batch_size = positive_int("batch_size", batch_size, 1)
     xa, ya = check_batch(spec, x, y, params_dtype(pairs))
     assert ya is not None
     n = xa.shape[0]
