@@ -141,6 +141,8 @@ def sizes(
 ) -> tuple[int, ...]:
     """Layer widths; depth = number of weight layers (1 = no hidden layer). One time in three
     the widths are all equal, so weight matrices are square."""
+    _check_range("depth", min_depth, max_depth)
+    _check_range("width", min_width, max_width)
     depth = draw(_integers(min_depth, max_depth))
     width = _integers(min_width, max_width)
     if draw(_integers(0, 2)) == 2:
@@ -153,6 +155,24 @@ def sizes(
     if output_width is not None:
         widths[-1] = output_width
     return tuple(widths)
+
+
+def _check_range(what: str, lo: object, hi: object) -> None:
+    """``min_<what>`` and ``max_<what>`` are ints with ``1 <= min <= max``; else a ValueError
+    naming them (not Hypothesis' own about ``min_value``)."""
+    for name, v in ((f"min_{what}", lo), (f"max_{what}", hi)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    if lo > hi:  # type: ignore[operator]
+        raise ValueError(f"min_{what} ({lo}) must be <= max_{what} ({hi})")
+
+
+def _known(what: str, options: tuple, every: Sequence) -> tuple:
+    """``options`` when each is one of ``every``; else a ValueError naming the keyword."""
+    unknown = [o for o in options if o not in every]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; expected one of {', '.join(every)}")
+    return options
 
 
 def _options(value: object, every: Sequence, what: str) -> tuple:
@@ -176,7 +196,8 @@ def _loss_and_output(draw, loss: object, output_activation: object) -> tuple[str
     """A loss and an output activation it accepts, from the two keywords' options."""
     default = output_activation == LOSS_DEFAULT
     outs = _options(None if default else output_activation, OUTPUT_ACTIVATIONS, "output_activation")
-    names = _options(loss, _loss_order(), "loss")
+    _known("output_activation", outs, tuple(OUTPUT_ACTIVATIONS))
+    names = _known("loss", _options(loss, _loss_order(), "loss"), _loss_order())
     if not default:
         names = tuple(n for n in names if set(LOSSES[n].output_activations) & set(outs))
         if not names:
@@ -229,6 +250,8 @@ def specs(
             output_width=output_width,
         )
     )
+    if activation is not None:
+        _known("activation", _options(activation, ACTIVATIONS, "activation"), sorted(ACTIVATIONS))
     act = draw(_choice(activation, activations()))
     name, out = _loss_and_output(draw, loss, output_activation)
     return MLPSpec(
@@ -236,7 +259,10 @@ def specs(
         act,
         name,
         output_activation=out,
-        reduction=_draw_one(draw, _options(reduction, REDUCTIONS, "reduction")),
+        reduction=_draw_one(
+            draw,
+            _known("reduction", _options(reduction, REDUCTIONS, "reduction"), tuple(REDUCTIONS)),
+        ),
         loss_scale=_draw_one(draw, _options(loss_scale, LOSS_SCALES, "loss_scale")),
         l2=_draw_one(draw, _options(l2, L2_STRENGTHS, "l2")),
         use_bias=_draw_one(draw, _options(use_bias, (True, False), "use_bias")),
@@ -323,6 +349,7 @@ def batches_for(
     large: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` for ``spec``: x (batch, in) with zeros and (if ``large``) large magnitudes."""
+    _check_range("batch", min_batch, max_batch)
     batch = draw(_integers(min_batch, max_batch))
     mags = MAGNITUDES + LARGE_MAGNITUDES if large else (1.0, 0.1, 3.0, 1e-3)
     x = draw(_arrays((batch, spec.sizes[0]), dtype, mags, ZERO_FRACTIONS))
@@ -345,6 +372,7 @@ def problems(
     ``output_activation``, ``reduction``, ...) go to :func:`specs`. A loss on probabilities
     (categorical cross-entropy) is not drawn where a row's probabilities all underflow to 0
     (their renormalisation is 0/0 in every engine)."""
+    _check_range("batch", min_batch, max_batch)
     if spec is None:
         spec = draw(_specs(tuple(sorted(spec_kwargs.items()))))
     params = draw(_params_for(spec, dtype, large))

@@ -438,3 +438,24 @@ def test_strategies_fix_or_restrict_each_convention():
 
     with pytest.raises(ValueError, match="output_activation"):
         impossible()
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"loss": "xent"}, "unknown loss 'xent'; expected one of mse,"),
+        ({"activation": "relux"}, "unknown activation 'relux'"),
+        ({"output_activation": "tanh"}, "unknown output_activation 'tanh'"),
+        ({"reduction": ("sum", "avg")}, "unknown reduction 'avg'"),
+        ({"max_depth": 0}, r"max_depth must be an int >= 1, got 0"),
+        ({"min_width": 3, "max_width": 2}, r"min_width \(3\) must be <= max_width \(2\)"),
+        ({"max_batch": 0}, r"max_batch must be an int >= 1, got 0"),
+    ],
+)
+def test_strategy_arguments_are_checked_by_name(kw, match):
+    @given(mst.problems(**kw))
+    def draw(problem):
+        pass
+
+    with pytest.raises(ValueError, match=match):
+        draw()
