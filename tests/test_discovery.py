@@ -152,3 +152,41 @@ def test_non_finite_gradients_are_reported_not_raised(bad):
     report = check_backprop(grad_fn, activation="sigmoid", loss="mse", max_examples=3, seed=0)
     assert not report.ok and report.matching_convention is None
     assert all(d.startswith("non-finite") for d in report.diagnoses.values()), str(report)
+
+
+def test_output_delta_without_the_activations_derivative_is_named():
+    """The classic slip: delta = a - y with MSE on sigmoid outputs. That is the gradient of
+    sigmoid cross-entropy on the logits, and the report says so."""
+    output, twin = "sigmoid", "sigmoid_cross_entropy"
+
+    def fn(params, x, y):  # tanh hidden layers, rows layout, loss summed over the batch
+        acts = [x]
+        for W, b in params[:-1]:
+            acts.append(np.tanh(acts[-1] @ W + b))
+        z = acts[-1] @ params[-1][0] + params[-1][1]
+        a = 1 / (1 + np.exp(-z))
+        delta, grads = a - y, []  # the slip: no derivative of the output activation
+        for layer in range(len(params) - 1, -1, -1):
+            grads.append((acts[layer].T @ delta, delta.sum(axis=0)))
+            if layer:
+                delta = (delta @ params[layer][0].T) * (1 - acts[layer] ** 2)
+        return grads[::-1]
+
+    report = check_backprop(
+        fn,
+        activation="tanh",
+        loss="mse",
+        output_activation=output,
+        reduction="sum",
+        loss_scale=0.5,
+        max_examples=20,
+        seed=0,
+    )
+    assert not report.ok
+    assert report.matching_convention == {
+        "loss": twin,
+        "output_activation": "identity",
+        "loss_scale": 1.0,
+    }, str(report)
+    assert f"its output delta is a - y, cross-entropy's on a = {output}(z)" in report.summary
+    assert f"multiplies by the derivative of {output}" in report.summary

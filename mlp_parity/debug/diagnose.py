@@ -95,7 +95,14 @@ def _match_text(match: dict, setting: Setting | None) -> str:
         f" conventions: check_backprop(..., {describe(match)}) passes on this counterexample"
         " and on re-checked problems of other batch sizes"
     )
-    if "output_activation" in match and setting is not None:
+    if "loss" in match and setting is not None:
+        declared = setting.declared("output_activation")
+        out = declared if declared != CONVENTION_IDENTITY else "the output activation"
+        text += (
+            f"; its output delta is a - y, cross-entropy's on a = {out}(z): the declared"
+            f" {setting.loss} also multiplies by the derivative of {out}"
+        )
+    elif "output_activation" in match and setting is not None:
         declared = setting.declared("output_activation")
         if match["output_activation"] != CONVENTION_IDENTITY:
             text += "; does your output layer apply an activation?"

@@ -23,6 +23,12 @@ from .variants import kink_at_zero, right_kink_grads
 SCALES = (1.0, 0.5, 2.0)
 #: Batch sizes of the problems every candidate is re-checked on (besides the counterexample).
 CHECK_BATCHES = (3, 4)
+#: Output activation -> the loss on the logits whose output delta is ``activation(z) - y``
+#: for any targets: a backprop that uses that delta with another loss (MSE on sigmoid outputs,
+#: the classic slip) leaves out the output activation's derivative, and is right for this
+#: loss instead. (Softmax cross-entropy's is ``softmax(z) sum(y) - y``: ``a - y`` only for
+#: targets that sum to 1, so it is not a twin for MSE's arbitrary targets.)
+DELTA_TWINS = {"sigmoid": "sigmoid_cross_entropy"}
 
 
 @dataclass(frozen=True)
@@ -38,15 +44,18 @@ class Setting:
     sizes: tuple[int, ...] | None
 
     def declared(self, key: str) -> object:
+        if key == "loss":
+            return self.loss
         return self.conventions.get(key, CONVENTION_DEFAULTS[key])
 
     def spec(self, shape: tuple[int, ...], **override: object) -> MLPSpec:
-        """The spec of ``shape`` with the declared conventions, or those overridden."""
+        """The spec of ``shape`` with the declared loss and conventions, or those overridden."""
         conv = {**self.conventions, **override}
+        loss = conv.pop("loss", self.loss)
         conv = {k: v for k, v in conv.items() if v != CONVENTION_DEFAULTS[k]}
         if not self.layout.use_bias:
             conv["use_bias"] = False
-        return MLPSpec(tuple(shape), self.activation, self.loss, **conv)  # type: ignore[arg-type]
+        return MLPSpec(tuple(shape), self.activation, loss, **conv)  # type: ignore[arg-type]
 
 
 def describe(match: dict) -> str:
@@ -82,13 +91,20 @@ def _problems(
 
 
 def _candidates(setting: Setting) -> list[dict]:
-    """Every combination of output activation, reduction and scale, fewest changes first."""
+    """Every combination of output activation, reduction and scale, then the cross-entropies
+    of :data:`DELTA_TWINS` on the logits; fewest changes first."""
     scales = list(dict.fromkeys([float(setting.declared("loss_scale")), *SCALES]))  # type: ignore[arg-type]
+    heads: list[dict] = [{"output_activation": o} for o in OUTPUT_ACTIVATIONS]
+    heads += [
+        {"loss": twin, "output_activation": "identity"}
+        for twin in DELTA_TWINS.values()
+        if twin != setting.loss
+    ]
     found = []
-    for o in OUTPUT_ACTIVATIONS:
+    for head in heads:
         for r in REDUCTIONS:
             for s in scales:
-                cand = {"output_activation": o, "reduction": r, "loss_scale": s}
+                cand = {**head, "reduction": r, "loss_scale": s}
                 changes = sum(v != setting.declared(k) for k, v in cand.items())
                 found.append((changes, cand))
     found.sort(key=lambda c: c[0])
