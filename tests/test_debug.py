@@ -209,6 +209,43 @@ def test_localisation_of_a_first_layer_derivative_bug():
     )
 
 
+def _untransposed_backprop(slipped):
+    """tanh hidden layers, mean squared error, rows layout; the delta goes back through W
+    instead of W.T at the layers in ``slipped`` ("all": every layer, as a loop would)."""
+
+    def grad_fn(params, x, y):
+        acts = [x]
+        for W, b in params[:-1]:
+            acts.append(np.tanh(acts[-1] @ W + b))
+        z = acts[-1] @ params[-1][0] + params[-1][1]
+        delta, grads = 2 * (z - y) / z.size, []
+        for layer in range(len(params) - 1, -1, -1):
+            grads.append((acts[layer].T @ delta, delta.sum(axis=0)))
+            if layer:
+                W = params[layer][0]
+                back = W if slipped == "all" or layer in slipped else W.T
+                delta = (delta @ back) * (1 - acts[layer] ** 2)
+        return grads[::-1]
+
+    return grad_fn
+
+
+@pytest.mark.parametrize(
+    "slipped, named, enters",
+    [("all", "W1, W2 instead of their", 1), ((1,), "W1 instead of its", 0)],
+)
+def test_missing_transpose_on_square_layers_is_named(slipped, named, enters):
+    report = check_backprop(
+        _untransposed_backprop(slipped), activation="tanh", loss="mse", sizes=(3, 3, 3, 3), seed=0
+    )
+    assert not report.ok
+    assert report.summary.startswith(
+        f"the error enters at layer {enters}: the delta goes back through {named} transpose"
+    ), str(report)
+    assert "square weights (3x3)" in report.summary
+    assert report.diagnoses and all("transpose" in d for d in report.diagnoses.values())
+
+
 # --------------------------------------------------------------------------------------------
 # A misbehaving grad_fn is a reported failure, never a crash of the checker
 

@@ -7,6 +7,7 @@ report. Scale factors are read in :mod:`.scales`, the first wrong layer found in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -17,11 +18,12 @@ from ..spec import ACTIVATIONS, LOSSES, MLPSpec
 from ..tolerance import rtol_for
 from .arguments import CONVENTION_DEFAULTS
 from .discovery import Setting, describe, discover
-from .evaluate import Evaluation, GradFn, Reference, evaluate_problem
+from .evaluate import Evaluation, GradFn, Reference, compare, evaluate_problem
 from .layouts import UserLayout
-from .localize import localize
+from .localize import _formulas, localize
 from .report import BackpropReport, Counterexample, TensorCheck, fmt_num
 from .scales import _close, _factor_text, _Hints, _one_more_sample, _Status
+from .variants import backward_grads
 
 #: The largest logit below which exp cannot overflow in float64 (exp(709.78) is the largest).
 EXP_OVERFLOW = 709.0
@@ -66,6 +68,9 @@ def fill_report(
         match = discover(grad_fn, reference, setting, (spec, params, x, y))
     report.matching_convention = match
     tensors, summary = _diagnose(ev, ce, grad_fn, reference, match)
+    js = None if match else _untransposed_at(ev, ce, reference)
+    if js:
+        tensors, summary = _untransposed_text(ce, tensors, js)
     rename = _renamer(layout)
     report.tensors = [
         TensorCheck(layout.name(t.name), t.comparison, t.ok, rename(t.diagnosis), t.shape)
@@ -76,6 +81,48 @@ def fill_report(
         report.summary = _match_text(match, setting) + (
             f" (as declared: {report.summary})" if report.summary else ""
         )
+
+
+def _untransposed_at(
+    ev: Evaluation, ce: Counterexample, reference: Reference
+) -> tuple[int, ...] | None:
+    """The layers ``j`` whose square ``W_j`` the delta went back through untransposed (all of
+    them, as a loop would, else one), if that slip reproduces every tensor grad_fn returned."""
+    if ev.got is None or ev.bad_shapes:
+        return None
+    square = [
+        j
+        for j in range(1, ce.spec.num_layers)
+        if ce.params[j][0].shape[0] == ce.params[j][0].shape[1] > 1
+    ]
+    for js in dict.fromkeys([tuple(square), *((j,) for j in square)]):
+        if not js:
+            continue
+        alt = backward_grads(reference, ce.spec, ce.params, ce.x, ce.y, untransposed=js)
+        checks = compare(ce.spec, ce.params, ce.x, ce.y, ev.got, alt, ce.layout)
+        if all(ok for _, _, ok in checks):
+            return js
+    return None
+
+
+def _untransposed_text(
+    ce: Counterexample, tensors: list[TensorCheck], js: tuple[int, ...]
+) -> tuple[list[TensorCheck], str]:
+    """Per-tensor lines and the summary for the delta sent back through ``W_j``, not
+    ``W_j.T``, at each layer ``j`` of ``js``."""
+    j = js[-1]  # the first such step from the output
+    back = _formulas(j - 1, ce.layout.columns)[2]
+    named = ", ".join(f"W{k}" for k in js)
+    their = "their transposes" if len(js) > 1 else "its transpose"
+    line = f"follows from the delta going back through {named}, not {their} (see the summary)"
+    tensors = [t if t.ok else dataclasses.replace(t, diagnosis=line) for t in tensors]
+    n = ce.params[j][0].shape[0]
+    summary = (
+        f"the error enters at layer {j - 1}: the delta goes back through {named} instead of"
+        f" {their} (delta{j - 1} needs {back}); square weights ({n}x{n}) keep the shapes"
+        " agreeing, so nothing crashed"
+    )
+    return tensors, summary
 
 
 def _renamer(layout: UserLayout):

@@ -23,12 +23,6 @@ from .variants import kink_at_zero, right_kink_grads
 SCALES = (1.0, 0.5, 2.0)
 #: Batch sizes of the problems every candidate is re-checked on (besides the counterexample).
 CHECK_BATCHES = (3, 4)
-#: Output activation -> the loss on the logits whose output delta is ``activation(z) - y``
-#: for any targets: a backprop that uses that delta with another loss (MSE on sigmoid outputs,
-#: the classic slip) leaves out the output activation's derivative, and is right for this
-#: loss instead. (Softmax cross-entropy's is ``softmax(z) sum(y) - y``: ``a - y`` only for
-#: targets that sum to 1, so it is not a twin for MSE's arbitrary targets.)
-DELTA_TWINS = {"sigmoid": "sigmoid_cross_entropy"}
 
 
 @dataclass(frozen=True)
@@ -91,14 +85,14 @@ def _problems(
 
 
 def _candidates(setting: Setting) -> list[dict]:
-    """Every combination of output activation, reduction and scale, then the cross-entropies
-    of :data:`DELTA_TWINS` on the logits; fewest changes first."""
+    """Every combination of output activation, reduction and scale, then the losses on the
+    logits whose output delta is ``a - y`` (``Loss.delta_of``); fewest changes first."""
     scales = list(dict.fromkeys([float(setting.declared("loss_scale")), *SCALES]))  # type: ignore[arg-type]
     heads: list[dict] = [{"output_activation": o} for o in OUTPUT_ACTIVATIONS]
-    heads += [
-        {"loss": twin, "output_activation": "identity"}
-        for twin in DELTA_TWINS.values()
-        if twin != setting.loss
+    heads += [  # a backprop using a - y as its output delta is right for such a loss
+        {"loss": name, "output_activation": "identity"}
+        for name, loss in LOSSES.items()
+        if loss.delta_of and name != setting.loss
     ]
     found = []
     for head in heads:

@@ -3,7 +3,7 @@ from the output, and the first layer that is not, with the formula to look at.""
 
 from __future__ import annotations
 
-from ..spec import LOSSES, REDUCTIONS, MLPSpec
+from ..spec import CONVENTION_DEFAULTS, LOSSES, REDUCTIONS, MLPSpec
 from .scales import _close, _factor_text, _Hints, _Status
 
 
@@ -56,11 +56,12 @@ def loss_text(spec: MLPSpec) -> str:
     """The loss the spec declares, conventions included: e.g. ``mean over batch and outputs of
     (z - y)^2`` (the loss's own words) or ``0.5 x (mse on sigmoid(z), summed over batch and
     outputs)``, then ``+ 0.01 * sum(W**2)`` with L2."""
-    if spec.output_activation == "identity" and spec.reduction == "mean":
+    plain = CONVENTION_DEFAULTS["output_activation"]
+    if spec.output_activation == plain and spec.reduction == "mean":
         text = LOSSES[spec.loss].description
     else:
         text = spec.loss
-        if spec.output_activation != "identity":
+        if spec.output_activation != plain:
             text += f" on {spec.output_activation}(z)"
         reduced = "its natural mean" if spec.reduction == "mean" else spec.reduction
         text += f", {REDUCTIONS[reduced].description if reduced in REDUCTIONS else reduced}"

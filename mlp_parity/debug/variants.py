@@ -1,5 +1,6 @@
 """Reference gradients for variants of a spec that no engine computes directly: a kinked
-activation (ReLU) with derivative 1 rather than 0 at exactly 0, the other valid subgradient.
+activation (ReLU) with derivative 1 rather than 0 at exactly 0, the other valid subgradient;
+and a known slip, the delta sent back through a square W instead of W.T.
 The loss's gradient with respect to the logits still comes from the float64 reference (as the
 weight gradient of a one-layer network fed the identity); only the hidden layers are run back
 here, in float64."""
@@ -61,6 +62,23 @@ def right_kink_grads(
 ) -> Params:
     """The gradients with every kinked activation's derivative at exactly 0 taken from the
     right (relu'(0) = 1)."""
+    return backward_grads(reference, spec, params, x, y, right_kink=True)
+
+
+def backward_grads(
+    reference,
+    spec: MLPSpec,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    right_kink: bool = False,
+    untransposed: tuple[int, ...] = (),
+) -> Params:
+    """The gradients run back by hand from the reference's output delta: with
+    ``right_kink``, a kinked activation's derivative at exactly 0 is 1; for each ``j`` in
+    ``untransposed`` (W_j square), the delta goes back through ``W_j`` instead of ``W_j.T``
+    (the missing-transpose slip, which square layers let through)."""
     inputs, zs, logits = _forward(spec, params, x)
     d = output_delta(reference, spec, logits, y)
     l2 = float(getattr(spec, "l2", 0.0))
@@ -72,7 +90,8 @@ def right_kink_grads(
             if layer:
                 f = ACTIVATIONS[spec.hidden_activations[layer - 1]]
                 z = zs[layer - 1]
-                deriv = f.grad(np.where(z == 0, RIGHT_OF_ZERO, z)) if f.has_kink else f.grad(z)
-                d = (d @ W.T) * deriv
+                kinked = right_kink and f.has_kink
+                deriv = f.grad(np.where(z == 0, RIGHT_OF_ZERO, z)) if kinked else f.grad(z)
+                d = (d @ (W if layer in untransposed else W.T)) * deriv
     out.reverse()
     return out

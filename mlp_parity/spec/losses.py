@@ -252,6 +252,9 @@ class Loss:
             its default.
         on_probabilities: its input must be probabilities (an output activation whose
             ``probabilities`` fact holds).
+        delta_of: the output activation ``O`` for which this loss's gradient on the logits is
+            ``O(z) - y`` for any targets (times the reduction), if one: what a backprop that
+            uses that output delta with another loss is right for.
     """
 
     name: str
@@ -277,6 +280,7 @@ class Loss:
     terms_roundoff: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
     output_activations: tuple[str, ...] = ("identity",)
     on_probabilities: bool = False
+    delta_of: str | None = None
 
 
 LOSSES: dict[str, Loss] = {
@@ -321,6 +325,7 @@ LOSSES: dict[str, Loss] = {
             terms_grad=_sigmoid_ce_terms_grad,
             terms_magnitude=_sigmoid_ce_terms_magnitude,
             terms_roundoff=_sigmoid_ce_terms_roundoff,
+            delta_of="sigmoid",  # softmax CE's is softmax(z) sum(y) - y: not for any targets
         ),
         Loss(
             "mse",
