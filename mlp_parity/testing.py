@@ -52,6 +52,7 @@ def assert_backprop_matches(
     use_bias: bool = True,
     layout: str = "rows",
     params: str = "list",
+    bias_shape: str | None = None,
     sizes: Sequence[int] | None = None,
     min_depth: int | None = None,
     max_depth: int | None = None,
@@ -64,8 +65,8 @@ def assert_backprop_matches(
 ) -> BackpropReport:
     """Run :func:`mlp_parity.debug.check_backprop` and raise ``AssertionError`` (its report as
     the message) unless ``grad_fn`` is right; return the report when it is. Every keyword is
-    :func:`~mlp_parity.debug.check_backprop`'s: the loss conventions, the user's ``layout`` and
-    ``params`` style, the architecture limits.
+    :func:`~mlp_parity.debug.check_backprop`'s: the loss conventions, the user's ``layout``,
+    ``params`` style and ``bias_shape``, the architecture limits.
 
     With ``deadline_s``, a search the time limit cut short passes when it found no mismatch so
     far, with a ``UserWarning`` saying how many examples were checked (``report.complete`` is
@@ -82,6 +83,7 @@ def assert_backprop_matches(
         use_bias=use_bias,
         layout=layout,
         params=params,
+        bias_shape=bias_shape,
         sizes=sizes,
         min_depth=min_depth,
         max_depth=max_depth,

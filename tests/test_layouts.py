@@ -36,7 +36,7 @@ def _in_layout(rows_grad, layout: UserLayout):
         sizes = [x.shape[0] if layout.columns else x.shape[1]]
         ws = [params[f"W{i + 1}"] for i in range(len(params) // (2 if layout.use_bias else 1))] \
             if layout.keyed else [p[0] if layout.use_bias else p for p in params]  # fmt: skip
-        sizes += [w.shape[0] if layout.columns else w.shape[1] for w in ws]
+        sizes += [w.shape[0] if layout.out_in else w.shape[1] for w in ws]
         pairs = layout.params_from_user(params, sizes)
         grads = rows_grad(pairs, layout.data_from_user(x), layout.data_from_user(y))
         return layout.params_to_user([(np.asarray(w), np.asarray(b)) for w, b in grads])
@@ -44,11 +44,12 @@ def _in_layout(rows_grad, layout: UserLayout):
     return grad_fn
 
 
-@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("layout", ["rows", "columns", "torch"])
 @pytest.mark.parametrize("params", ["list", "dict"])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_round_trip(layout, params, use_bias):
-    lay = UserLayout(layout, params, use_bias)
+@pytest.mark.parametrize("bias_shape", [None, "row"])
+def test_round_trip(layout, params, use_bias, bias_shape):
+    lay = UserLayout(layout, params, use_bias, bias_shape)
     sizes = (3, 4, 2)
     pairs = [(W, b if use_bias else np.zeros_like(b)) for W, b in _pairs(sizes)]
     back, bad = lay.read_grads(lay.params_to_user(pairs), sizes)
@@ -72,7 +73,7 @@ def test_wrong_shape_raises_layout_error():
         lay.grads_from_user([(np.zeros((3, 2)), np.zeros((2, 1)))], (3, 2))
 
 
-@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("layout", ["rows", "columns", "torch"])
 @pytest.mark.parametrize("params", ["list", "dict"])
 def test_correct_code_passes_in_every_layout(layout, params):
     lay = UserLayout(layout, params, use_bias=False)
@@ -95,6 +96,53 @@ def test_column_bias_in_rows_layout_is_reported_on_the_first_example():
     assert report.examples_searched == 1 and report.shrink_calls == 0
     assert report.wrong == {n for n in report.counterexample.spec.tensor_names if n[0] == "b"}
     assert "expected (" in str(report) and 'layout="rows"' in str(report)
+
+
+@pytest.mark.parametrize(
+    "layout, bias_shape",
+    [("rows", "row"), ("torch", "row"), ("columns", "vector"), ("torch", None)],
+)
+def test_correct_code_passes_with_its_bias_shape(layout, bias_shape):
+    lay = UserLayout(layout, "list", True, bias_shape)
+    fn = _in_layout(_rows_grad("sigmoid", "softmax_cross_entropy"), lay)
+    report = check_backprop(
+        fn, activation="sigmoid", loss="softmax_cross_entropy", layout=layout,
+        bias_shape=bias_shape, max_examples=15, seed=0,
+    )  # fmt: skip
+    assert report.ok, str(report)
+
+
+def test_keepdims_biases_are_a_convention_to_declare_not_a_wrong_gradient():
+    """Row biases (1, out) from sum(axis=0, keepdims=True): right values in another shape."""
+    good = _rows_grad("tanh", "mse")
+
+    def grad_fn(params, x, y):  # like the user's code: works with (out,) or (1, out) biases
+        flat = [(W, np.reshape(b, -1)) for W, b in params]
+        return [(gW, gb[None, :]) for gW, gb in good(flat, x, y)]
+
+    report = check_backprop(grad_fn, activation="tanh", loss="mse", sizes=(3, 4, 2), seed=0)
+    assert not report.ok
+    assert report.summary.startswith('b0, b1: the wrong shape for layout="rows"; fix the shapes')
+    assert "their entries are right: a layout convention, not a wrong gradient" in report.summary
+    assert 'if your biases are (1, 4), declare bias_shape="row"' in report.diagnoses["b0"]
+    declared = check_backprop(grad_fn, activation="tanh", loss="mse", bias_shape="row", seed=0)
+    assert declared.ok, str(declared)
+
+
+def test_out_in_weights_in_rows_layout_point_to_torch():
+    torch_like = _in_layout(_rows_grad("tanh", "mse"), UserLayout("torch"))
+
+    def grad_fn(params, x, y):  # rows data and (in, out) params in; (out, in) grads out
+        return torch_like([(W.T, b) for W, b in params], x, y)
+
+    report = check_backprop(grad_fn, activation="tanh", loss="mse", sizes=(3, 4, 2), seed=0)
+    assert 'W (out, in) with x (batch, in), declare layout="torch"' in report.diagnoses["W0"]
+    assert "their entries are right: a layout convention" in report.summary  # the truth, transposed
+
+
+def test_bias_shape_is_checked():
+    with pytest.raises(ValueError, match="bias_shape must be one of"):
+        UserLayout("rows", "list", True, "flat")
 
 
 def test_transposed_weight_in_columns_layout_is_not_shrunk_away():
@@ -156,7 +204,11 @@ def test_bad_arguments(kwargs, message):
 
 @pytest.mark.parametrize(
     "layout, formula",
-    [("rows", "delta0 = (delta1 @ W1.T) * sigmoid'(z0)"), ("columns", "(W1.T @ delta1)")],
+    [
+        ("rows", "delta0 = (delta1 @ W1.T) * sigmoid'(z0)"),
+        ("columns", "(W1.T @ delta1)"),
+        ("torch", "delta0 = (delta1 @ W1) * sigmoid'(z0)"),
+    ],
 )
 def test_localisation_writes_its_formulas_in_the_users_layout(layout, formula):
     """The tutorial's derivative bug alone (its scale fixed), checked in rows and in columns:

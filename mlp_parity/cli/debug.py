@@ -106,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _add_convention_args(p: argparse.ArgumentParser) -> None:
     """The loss conventions, the user's layout and the limits on drawn architectures."""
-    from ..debug.layouts import LAYOUTS, PARAM_KINDS
+    from ..debug.layouts import BIAS_SHAPES, LAYOUTS, PARAM_KINDS
     from ..spec import OUTPUT_ACTIVATIONS, REDUCTIONS
 
     p.add_argument(
@@ -134,7 +134,14 @@ def _add_convention_args(p: argparse.ArgumentParser) -> None:
         "--layout",
         default="rows",
         choices=LAYOUTS,
-        help="rows: W (in, out), x (batch, in); columns: W (out, in), b (out, 1), x (in, batch)",
+        help="rows: W (in, out), x (batch, in); columns: W (out, in), b (out, 1), x (in, batch);"
+        " torch: W (out, in) as nn.Linear.weight, x (batch, in)",
+    )
+    p.add_argument(
+        "--bias-shape",
+        default=None,
+        choices=tuple(BIAS_SHAPES),
+        help="biases' shape if not the layout's: vector (out,), row (1, out), column (out, 1)",
     )
     p.add_argument(
         "--params",
@@ -308,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
         l2=args.l2,
         use_bias=not args.no_bias,
         layout=args.layout,
+        bias_shape=args.bias_shape,
         params=args.params,
         min_depth=args.min_depth,
         max_depth=args.max_depth,

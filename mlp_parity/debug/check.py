@@ -34,6 +34,7 @@ def check_backprop(
     use_bias: bool = True,
     layout: str = "rows",
     params: str = "list",
+    bias_shape: str | None = None,
     sizes: Sequence[int] | None = None,
     min_depth: int | None = None,
     max_depth: int | None = None,
@@ -59,8 +60,12 @@ def check_backprop(
         output_activation, reduction, loss_scale, l2, use_bias: the loss's conventions, as
             :class:`~mlp_parity.MLPSpec` defines them (``"sigmoid"`` output, ``"sum"``, 0.5
             for a halved squared error, ``l2 * sum W**2``, no biases).
-        layout: ``"rows"`` (W (in, out), b (out,), x (batch, in), y (batch, out)) or
-            ``"columns"`` (W (out, in), b (out, 1), x (in, batch), y (out, batch)).
+        layout: ``"rows"`` (W (in, out), b (out,), x (batch, in), y (batch, out)),
+            ``"columns"`` (W (out, in), b (out, 1), x (in, batch), y (out, batch)) or
+            ``"torch"`` (W (out, in) as ``nn.Linear.weight``, b (out,), x (batch, in)).
+        bias_shape: the biases' shape when it is not the layout's: ``"vector"`` (out,),
+            ``"row"`` (1, out) (``keepdims=True`` sums in rows layout) or ``"column"``
+            (out, 1); grad_fn gets and returns them so.
         params: ``"list"`` (``[(W0, b0), ...]``, or ``[W0, ...]`` without biases) or
             ``"dict"`` (``{"W1": ..., "b1": ...}``, 1-based; gradients keyed ``W1`` or
             ``dW1``). The report names tensors as grad_fn does.
@@ -96,7 +101,7 @@ def check_backprop(
         seed = arguments.count("seed", seed, 0)
     deadline_s = arguments.seconds("deadline_s", deadline_s)
     progress = check_progress(progress)
-    user = UserLayout(layout, params, use_bias)
+    user = UserLayout(layout, params, use_bias, bias_shape)
     conventions = arguments.conventions(
         output_activation=output_activation, reduction=reduction, loss_scale=loss_scale, l2=l2
     )
@@ -191,14 +196,15 @@ def check_example(
     *,
     layout: str = "rows",
     params_layout: str = "list",
+    bias_shape: str | None = None,
 ) -> BackpropReport:
     """Check ``grad_fn`` on one given problem (no search); the report reads as
     :func:`check_backprop`'s, with this problem as the counterexample when it fails.
     ``params``, ``x`` and ``y`` are in the package's layout; ``grad_fn`` gets them in
-    ``layout``/``params_layout``."""
+    ``layout``/``params_layout``/``bias_shape``."""
     from ..params import check_batch, check_params
 
-    user = UserLayout(layout, params_layout, bool(getattr(spec, "use_bias", True)))
+    user = UserLayout(layout, params_layout, bool(getattr(spec, "use_bias", True)), bias_shape)
     checked = check_params(spec, params)
     if not user.use_bias:
         from ..params import as_pairs

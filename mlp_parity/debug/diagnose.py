@@ -71,6 +71,8 @@ def fill_report(
     js = None if match else _untransposed_at(ev, ce, reference)
     if js:
         tensors, summary = _untransposed_text(ce, tensors, js)
+    if ev.bad_shapes:
+        summary = _shape_summary(ev, layout)
     rename = _renamer(layout)
     report.tensors = [
         TensorCheck(layout.name(t.name), t.comparison, t.ok, rename(t.diagnosis), t.shape)
@@ -111,18 +113,47 @@ def _untransposed_text(
     """Per-tensor lines and the summary for the delta sent back through ``W_j``, not
     ``W_j.T``, at each layer ``j`` of ``js``."""
     j = js[-1]  # the first such step from the output
-    back = _formulas(j - 1, ce.layout.columns)[2]
+    back = _formulas(j - 1, ce.layout)[2]
     named = ", ".join(f"W{k}" for k in js)
-    their = "their transposes" if len(js) > 1 else "its transpose"
-    line = f"follows from the delta going back through {named}, not {their} (see the summary)"
+    line = (
+        f"follows from the delta going back through {named} the wrong way round (see the summary)"
+    )
     tensors = [t if t.ok else dataclasses.replace(t, diagnosis=line) for t in tensors]
     n = ce.params[j][0].shape[0]
     summary = (
-        f"the error enters at layer {j - 1}: the delta goes back through {named} instead of"
-        f" {their} (delta{j - 1} needs {back}); square weights ({n}x{n}) keep the shapes"
+        f"the error enters at layer {j - 1}: the delta goes back through {named} the wrong way"
+        f" round (delta{j - 1} needs {back}); square weights ({n}x{n}) keep the shapes"
         " agreeing, so nothing crashed"
     )
     return tensors, summary
+
+
+def _shape_summary(ev: Evaluation, layout: UserLayout) -> str:
+    """The summary when tensors have the wrong shape: fix the shapes first; and when their
+    entries are right all the same, that it is a layout convention to declare."""
+    assert ev.got is not None and ev.ref is not None
+    got = dict(zip(ev.spec.tensor_names, (t for pair in ev.got for t in pair)))
+    ref = dict(zip(ev.spec.tensor_names, (t for pair in ev.ref for t in pair)))
+
+    def same_entries(name: str) -> bool:
+        g, r = got[name], ref[name]
+        if g.size != r.size:
+            return False
+        bound = 1e-9 * max(1.0, float(np.abs(r).max(initial=0.0)))
+        return any(
+            np.allclose(c.reshape(r.shape), r, rtol=1e-7, atol=bound)
+            for c in ((g, g.T) if g.ndim == 2 else (g,))
+        )
+
+    names = ", ".join(layout.name(n) for n in ev.bad_shapes)
+    declared = layout.describe() or 'layout="rows"'
+    text = f"{names}: the wrong shape for {declared}; fix the shapes first"
+    if all(same_entries(n) for n in ev.bad_shapes):
+        text += (
+            " (their entries are right: a layout convention, not a wrong gradient; the"
+            " diagnosis says what to declare)"
+        )
+    return text
 
 
 def _renamer(layout: UserLayout):
@@ -320,7 +351,10 @@ def _diagnose_tensor(
 def _shape_text(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     msg = f"wrong shape {got}, expected {expected}"
     if got == expected[::-1] and len(expected) == 2:
-        return msg + ": W must be laid out (fan_in, fan_out); transpose it"
+        return (
+            msg + ": W must be laid out (fan_in, fan_out); transpose it, or, if your weights"
+            ' are W (out, in) with x (batch, in), declare layout="torch"'
+        )
     if np.prod(got) == np.prod(expected):
         return msg + " (same number of entries: reshape, or a squeezed axis)"
     return msg

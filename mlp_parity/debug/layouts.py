@@ -1,9 +1,11 @@
 """The user's layout at the debugger's boundary: parameters, data and gradients converted between
 the package's ``[(W, b), ...]`` rows (``W`` (in, out), ``b`` (out,), ``x`` (batch, in)) and what a
 ``grad_fn`` takes and returns: ``layout="columns"`` (``W`` (out, in), ``b`` (out, 1), ``x``
-(in, batch)), ``params="dict"`` (``{"W1": ..., "b1": ...}``, 1-based; gradients keyed ``W1`` or
-``dW1``) and bias-free networks (weights only). Internally the debugger always holds rows and
-pairs, with zero biases when there are none."""
+(in, batch)), ``layout="torch"`` (``W`` (out, in) as ``torch.nn.Linear.weight``, ``b`` (out,),
+``x`` (batch, in)), ``bias_shape`` (``"vector"`` (out,), ``"row"`` (1, out), ``"column"`` (out,
+1); default: the layout's), ``params="dict"`` (``{"W1": ..., "b1": ...}``, 1-based; gradients
+keyed ``W1`` or ``dW1``) and bias-free networks (weights only). Internally the debugger always
+holds rows and pairs, with zero biases when there are none."""
 
 from __future__ import annotations
 
@@ -14,8 +16,20 @@ import numpy as np
 
 from ..params import Params
 
-LAYOUTS = ("rows", "columns")
+LAYOUTS = ("rows", "columns", "torch")
 PARAM_KINDS = ("list", "dict")
+#: A bias's shape by name, for ``fan_out`` outputs.
+BIAS_SHAPES = {
+    "vector": lambda n: (n,),
+    "row": lambda n: (1, n),
+    "column": lambda n: (n, 1),
+}
+#: Each layout: (W is (out, in), data is (features, batch), its bias shape, its words).
+_LAYOUT_FACTS = {
+    "rows": (False, False, "vector", "W (in, out), b (out,), x (batch, in)"),
+    "columns": (True, True, "column", "W (out, in), b (out, 1), x (in, batch)"),
+    "torch": (True, False, "vector", "W (out, in), b (out,), x (batch, in)"),
+}
 
 
 class Malformed(Exception):
@@ -34,6 +48,7 @@ class UserLayout:
     layout: str = "rows"
     params: str = "list"
     use_bias: bool = True
+    bias_shape: str | None = None  # None: the layout's own
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -42,6 +57,12 @@ class UserLayout:
             raise ValueError(f"params must be one of {PARAM_KINDS}, got {self.params!r}")
         if not isinstance(self.use_bias, (bool, np.bool_)):
             raise TypeError(f"use_bias must be True or False, got {self.use_bias!r}")
+        if self.bias_shape is not None and self.bias_shape not in BIAS_SHAPES:
+            raise ValueError(
+                f"bias_shape must be one of {tuple(BIAS_SHAPES)} or None, got {self.bias_shape!r}"
+            )
+        if self.bias_shape == _LAYOUT_FACTS[self.layout][2]:
+            object.__setattr__(self, "bias_shape", None)  # the layout's own: one spelling
 
     @property
     def is_default(self) -> bool:
@@ -49,7 +70,18 @@ class UserLayout:
 
     @property
     def columns(self) -> bool:
-        return self.layout == LAYOUTS[1]
+        """Data laid out (features, batch)."""
+        return _LAYOUT_FACTS[self.layout][1]
+
+    @property
+    def out_in(self) -> bool:
+        """Weights laid out (fan_out, fan_in)."""
+        return _LAYOUT_FACTS[self.layout][0]
+
+    @property
+    def bias(self) -> str:
+        """The bias shape's name: declared, else the layout's."""
+        return self.bias_shape or _LAYOUT_FACTS[self.layout][2]
 
     @property
     def keyed(self) -> bool:
@@ -71,6 +103,8 @@ class UserLayout:
         parts = []
         if self.layout != "rows":
             parts.append(f"layout={self.layout!r}")
+        if self.bias_shape is not None and self.use_bias:
+            parts.append(f"bias_shape={self.bias_shape!r}")
         if self.params != "list":
             parts.append(f"params={self.params!r}")
         if not self.use_bias:
@@ -80,10 +114,18 @@ class UserLayout:
     # -- shapes --------------------------------------------------------------------------------
 
     def w_shape(self, fan_in: int, fan_out: int) -> tuple[int, int]:
-        return (fan_out, fan_in) if self.columns else (fan_in, fan_out)
+        return (fan_out, fan_in) if self.out_in else (fan_in, fan_out)
 
     def b_shape(self, fan_out: int) -> tuple[int, ...]:
-        return (fan_out, 1) if self.columns else (fan_out,)
+        return BIAS_SHAPES[self.bias](fan_out)
+
+    def user_w(self, W: np.ndarray) -> np.ndarray:
+        """An internal (in, out) weight matrix as the user holds it (a view)."""
+        return W.T if self.out_in else W
+
+    def user_b(self, b: np.ndarray) -> np.ndarray:
+        """An internal (out,) bias as the user holds it (a view)."""
+        return b.reshape(self.b_shape(b.shape[0]))
 
     def shape_of(self, internal: str, sizes: Sequence[int]) -> tuple[int, ...]:
         i = int(internal[1:])
@@ -97,8 +139,7 @@ class UserLayout:
         """Fresh copies of ``pairs`` in the user's layout."""
         out = []
         for W, b in pairs:
-            w = np.array(W.T if self.columns else W, order="C")
-            out.append((w, np.array(b.reshape(-1, 1) if self.columns else b)))
+            out.append((np.array(self.user_w(W), order="C"), np.array(self.user_b(b))))
         if self.keyed:
             d: dict[str, np.ndarray] = {}
             for i, (w, b) in enumerate(out, start=1):
@@ -155,10 +196,13 @@ class UserLayout:
         a = self._array(t, internal, what)
         if a.shape != shape:
             bad[internal] = (a.shape, shape)
-            rows = shape[::-1] if internal[0] == "W" and self.columns else shape[:1]
+            if internal[0] == "W":
+                rows = shape[::-1] if self.out_in else shape
+            else:
+                rows = (int(np.prod(shape)),)
             return a if a.shape != rows else a[None]  # never the expected internal shape
         if internal[0] == "W":
-            return np.array(a.T) if self.columns else a
+            return np.array(a.T) if self.out_in else a
         return a.reshape(-1)
 
     def shape_text(self, internal: str, got: tuple, want: tuple) -> str:
@@ -220,15 +264,22 @@ class UserLayout:
         return a
 
     def _shape_hint(self, internal: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
-        where = (
-            'layout="columns": W (out, in), b (out, 1)'
-            if self.columns
-            else 'layout="rows": W (in, out), b (out,)'
-        )
-        if len(want) == 2 and got == want[::-1] and internal[0] == "W":
-            return f" (transposed; {where})"
+        where = f'layout="{self.layout}": {_LAYOUT_FACTS[self.layout][3]}'
+        if self.bias_shape is not None:
+            where += f', bias_shape="{self.bias_shape}"'
+        if internal[0] == "W" and len(want) == 2 and tuple(got) == want[::-1]:
+            other = {"rows": 'W (out, in) with x (batch, in) is layout="torch"'}
+            other["torch"] = 'W (in, out) is layout="rows"'
+            fix = f"; {other[self.layout]}" if self.layout in other else ""
+            return f" (transposed; {where}{fix})"
         if int(np.prod(got)) == int(np.prod(want)):
-            return f" (the same entries in another shape; {where})"
+            fix = ""
+            if internal[0] == "b":
+                n = int(np.prod(want))
+                named = [k for k, f in BIAS_SHAPES.items() if f(n) == tuple(got)]
+                if named:
+                    fix = f'; if your biases are {tuple(got)}, declare bias_shape="{named[0]}"'
+            return f" (the same entries in another shape; {where}{fix})"
         return f" ({where})"
 
 

@@ -227,9 +227,9 @@ def _arrays_text(ce: Counterexample, max_entries: int = 48) -> list[str]:
     lay = ce.layout
     arrays = {"x": lay.data_to_user(ce.x), "y": lay.data_to_user(ce.y)}
     for i, (W, b) in enumerate(ce.params):
-        arrays[lay.name(f"W{i}")] = W.T if lay.columns else W
+        arrays[lay.name(f"W{i}")] = lay.user_w(W)
         if lay.use_bias:
-            arrays[lay.name(f"b{i}")] = b.reshape(-1, 1) if lay.columns else b
+            arrays[lay.name(f"b{i}")] = lay.user_b(b)
     if sum(a.size for a in arrays.values()) > max_entries:
         return []
     out = []
