@@ -59,3 +59,12 @@ def test_debug_data_parallel(tmp_path, target, verdict):
     else:
         assert out.returncode == 1, out.stdout + out.stderr
         assert verdict in out.stdout
+
+
+def test_debug_data_parallel_refuses_the_single_device_flags(tmp_path):
+    out = _cli(
+        "debug", "--data-parallel", f"{TESTS / 'dp_bugs.py'}:averaged_twice", "--activation",
+        "tanh", "--loss", "mse", "--layout", "columns", "--reduction", "sum", cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "--reduction, --layout do not apply with --data-parallel" in out.stderr

@@ -331,10 +331,37 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+#: Flags of the single-device check that --data-parallel does not take: (flag, dest, default).
+_SINGLE_DEVICE_ONLY = (
+    ("--output-activation", "output_activation", "identity"),
+    ("--reduction", "reduction", "mean"),
+    ("--loss-scale", "loss_scale", 1.0),
+    ("--l2", "l2", 0.0),
+    ("--no-bias", "no_bias", False),
+    ("--layout", "layout", "rows"),
+    ("--bias-shape", "bias_shape", None),
+    ("--params", "params", "list"),
+    ("--min-depth", "min_depth", None),
+    ("--max-depth", "max_depth", None),
+    ("--input-width", "input_width", None),
+    ("--output-width", "output_width", None),
+)
+
+
 def _run_data_parallel(args: argparse.Namespace) -> int:
     """``--data-parallel``: :func:`mlp_parity.parallel.check_data_parallel`; exit 1 when wrong."""
     from ..parallel import check_data_parallel, simulate_cpu_devices
 
+    ignored = [
+        flag
+        for flag, dest, default in _SINGLE_DEVICE_ONLY
+        if getattr(args, dest, default) != default
+    ]
+    if ignored:
+        raise ValueError(
+            f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply with"
+            " --data-parallel (it checks the default loss conventions in rows layout)"
+        )
     simulate_cpu_devices(max(args.device_counts))  # before JAX initialises
     if not isinstance(args.activation, str):
         raise ValueError("--data-parallel takes one --activation for every hidden layer")
