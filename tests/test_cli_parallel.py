@@ -68,3 +68,9 @@ def test_debug_data_parallel_refuses_the_single_device_flags(tmp_path):
     )  # fmt: skip
     assert out.returncode == 2
     assert "--reduction, --layout do not apply with --data-parallel" in out.stderr
+
+
+def test_train_devices_with_numpy_fails_before_any_output(tmp_path):
+    out = _cli("train", "--devices", "2", "--backend", "numpy", "--epochs", "1", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--devices works with --backend jax only, not 'numpy'" in out.stderr

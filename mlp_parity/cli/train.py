@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     from ..train import check_settings, train
 
     devices = _distributed.init_from_args(args)  # before JAX initialises
+    if devices != 1 and args.backend != "jax":  # before any work, as every other check
+        raise ValueError(f"--devices works with --backend jax only, not {args.backend!r}")
     epochs, batch_size, lr, momentum, seed = check_settings(
         backend=args.backend,
         epochs=args.epochs,
