@@ -104,7 +104,7 @@ def test_load_refuses_a_clashing_spec(tmp_path, capsys):
     assert main(["train", *SMALL, "--epochs", "0", "--save", "m.npz"]) == 0
     capsys.readouterr()
     assert main(["train", "--load", "m.npz", "--sizes", "784,32,10"]) == 2
-    assert "--sizes differ from the network in m.npz" in _error(capsys)
+    assert "--sizes differs from the network in m.npz" in _error(capsys)
 
 
 @pytest.mark.parametrize("target", ["no/such/folder/m.npz", "afile/m.npz", "adir"])

@@ -117,7 +117,8 @@ def _network(args: argparse.Namespace) -> tuple[Any, Any, str]:
     clash = [f"--{k}" for k, v in given.items() if v is not None and v != getattr(spec, k)]
     if clash:
         raise ValueError(
-            f"{', '.join(clash)} differ from the network in {args.load} ({spec}); the spec "
+            f"{', '.join(clash)} {'differs' if len(clash) == 1 else 'differ'} from the network in"
+            f" {args.load} ({spec}); the spec "
             "comes from the --load file, leave them out"
         )
     if args.dtype is not None:

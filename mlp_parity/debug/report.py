@@ -162,9 +162,11 @@ class BackpropReport:
             on = "a minimal counterexample"
         else:
             on = "a counterexample (maybe not minimal: the time limit stopped the shrinking)"
+        what = f"{len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)})"
+        if self.error is not None and self.error.startswith("grad_fn raised"):
+            what = "grad_fn raised"  # no tensor to judge
         lines = [
-            f"{name}: FAILED, {len(wrong)} of {len(order)} tensors wrong ({', '.join(wrong)}) on"
-            f" {on}{self._found_text()} ({self.seconds:.1f} s); {ref}",
+            f"{name}: FAILED, {what} on {on}{self._found_text()} ({self.seconds:.1f} s); {ref}",
         ]
         if self.matching_convention:  # said first: the code is right, for other conventions
             lines.append(f"=> {self.summary}")

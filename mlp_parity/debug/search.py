@@ -46,9 +46,9 @@ class Limits:
         )
         parts = [d, f"widths {WIDTHS[0]}-{WIDTHS[1]}"]
         if self.input_width is not None:
-            parts.append(f"{self.input_width} inputs")
+            parts.append(f"{self.input_width} input{'s' * (self.input_width != 1)}")
         if self.output_width is not None:
-            parts.append(f"{self.output_width} outputs")
+            parts.append(f"{self.output_width} output{'s' * (self.output_width != 1)}")
         return ", ".join([*parts, f"batch {BATCHES[0]}-{BATCHES[1]}"])
 
 
