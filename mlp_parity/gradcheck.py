@@ -264,6 +264,12 @@ class GradientReport:
         return "\n".join(lines)
 
 
+#: The engines a gradient check may take as its float64 reference (numpy, the hand-written
+#: engine, is itself checked against autodiff; as a reference it checks finite differences
+#: where no autodiff engine is installed).
+REFERENCES = ("jax", "keras", "finite_difference", "numpy")
+
+
 def default_reference() -> str:
     avail = available_backends()
     for name in (*AUTODIFF, "finite_difference"):
@@ -343,8 +349,9 @@ def check_gradients(
         spec, params, x, y: the problem (see :func:`mlp_parity.loss_and_grad`). Each backend
             computes in the params' dtype; the reference always in float64.
         backends: engines to check; default every installed one.
-        reference: an autodiff engine (default ``jax``, else ``keras``) or
-            ``finite_difference``.
+        reference: an autodiff engine (default ``jax``, else ``keras``),
+            ``finite_difference``, or ``numpy`` (the hand-written engine: to check finite
+            differences without an autodiff engine).
         fd_max_entries: above this many parameters, finite differences sample this many
             entries (spread over all tensors) instead of all of them.
 
@@ -355,6 +362,12 @@ def check_gradients(
     dtype = params_dtype(params)
     backends = _backend_names(backends)
     reference = reference or default_reference()
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+    if isinstance(fd_max_entries, bool) or not isinstance(fd_max_entries, (int, np.integer)):
+        raise TypeError(f"fd_max_entries must be an int, got {fd_max_entries!r}")
+    if fd_max_entries < 1:
+        raise ValueError(f"fd_max_entries must be >= 1, got {fd_max_entries}")
     entries = _fd_entries(spec, fd_max_entries, seed)
 
     p64 = cast_params(params, "float64")

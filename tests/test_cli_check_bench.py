@@ -150,7 +150,7 @@ def test_reliability_threshold():
         ("--sizes", "4,0"),
         ("--sizes", "4"),
         ("--backends", "torch"),
-        ("--reference", "numpy"),
+        ("--reference", "torch"),
         ("--activation", "swish"),
         ("--loss", "hinge"),
         ("--dtype", "float16"),

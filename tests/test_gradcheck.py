@@ -150,3 +150,17 @@ def test_compare_grads_takes_either_layout():
     W = np.ones((3, 2))
     assert [t.name for t in compare_grads(spec, [W], [(W, np.zeros(2))])] == ["W0"]
     assert all(t.ok for t in compare_grads(spec, [W], [W]))
+
+
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        ({"reference": "torch"}, ValueError, "reference must be one of jax, keras"),
+        ({"fd_max_entries": 0}, ValueError, "fd_max_entries must be >= 1, got 0"),
+        ({"fd_max_entries": 2.5}, TypeError, "fd_max_entries must be an int"),
+    ],
+)
+def test_bad_reference_and_sample_size_are_named(kw, err, match):
+    spec, p, x, y = _problem()
+    with pytest.raises(err, match=match):  # not silently clamped to a few sampled entries
+        check_gradients(spec, p, x, y, backends=["numpy"], **kw)

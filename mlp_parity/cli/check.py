@@ -9,11 +9,10 @@ import numpy as np
 
 from . import _args
 
-REFERENCES = ("jax", "keras", "finite_difference")
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from ..backends import BACKENDS
+    from ..gradcheck import REFERENCES
 
     p = _args.add_command(
         sub,
