@@ -78,7 +78,7 @@ def speed_text(result: Any) -> str:
     """The training throughput without JIT compilation, which lands in epoch 1: measured over
     the later epochs, so with a single epoch it is not measured."""
     if result.epochs < 2:
-        return "n/a (1 epoch: includes compilation)"
+        return "n/a (measured from epoch 2 on, for every backend alike: JIT compiles in epoch 1)"
     return f"{result.samples_per_second:,.0f}"
 
 
