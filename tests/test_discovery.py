@@ -190,3 +190,12 @@ def test_output_delta_without_the_activations_derivative_is_named():
     }, str(report)
     assert f"its output delta is a - y, cross-entropy's on a = {output}(z)" in report.summary
     assert f"multiplies by the derivative of {output}" in report.summary
+
+
+def test_an_l2_match_is_not_also_called_a_global_scale():
+    fn = _correct("relu", "softmax_cross_entropy", l2=0.025)
+    report = check_backprop(
+        fn, activation="relu", loss="softmax_cross_entropy", l2=0.05, max_examples=20, seed=0
+    )
+    assert report.matching_convention == {"l2": pytest.approx(0.025)}
+    assert "as declared" not in report.summary and "global factor" not in report.summary

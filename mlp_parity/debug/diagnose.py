@@ -80,8 +80,11 @@ def fill_report(
     ]
     report.summary = rename(summary)
     if match:
+        # what the gradient is against the declared loss, when that is a factor that says
+        # something; an L2 term or another loss is not a scale, whatever one example shows
+        tail = report.summary and not {"l2", "loss"} & set(match)
         report.summary = _match_text(match, setting) + (
-            f" (as declared: {report.summary})" if report.summary else ""
+            f" (as declared: {report.summary})" if tail else ""
         )
 
 
