@@ -246,6 +246,34 @@ def test_missing_transpose_on_square_layers_is_named(slipped, named, enters):
     assert report.diagnoses and all("wrong way round" in d for d in report.diagnoses.values())
 
 
+def test_missing_transpose_in_some_layers_is_named():
+    report = check_backprop(
+        _untransposed_backprop((1, 3)), activation="tanh", loss="mse", sizes=(3,) * 5, seed=0
+    )
+    assert "the delta goes back through W1, W3 the wrong way round" in report.summary, str(report)
+
+
+def test_a_factor_that_moves_with_the_parameters_is_not_called_global():
+    """The reverse slip, an extra a (1 - a) with sigmoid cross-entropy: shrunk to z near 0 it
+    looks like 'times 1/4', but the factor is sigmoid'(z)."""
+
+    def grad_fn(params, x, y):
+        acts = [x]
+        for W, b in params[:-1]:
+            acts.append(np.tanh(acts[-1] @ W + b))
+        a = 1 / (1 + np.exp(-(acts[-1] @ params[-1][0] + params[-1][1])))
+        delta, grads = (a - y) * a * (1 - a) / a.size, []
+        for layer in range(len(params) - 1, -1, -1):
+            grads.append((acts[layer].T @ delta, delta.sum(axis=0)))
+            if layer:
+                delta = (delta @ params[layer][0].T) * (1 - acts[layer] ** 2)
+        return grads[::-1]
+
+    report = check_backprop(grad_fn, activation="tanh", loss="sigmoid_cross_entropy", seed=0)
+    assert "not a constant factor but one that depends on z" in report.summary, str(report)
+    assert "one global factor" not in report.summary
+
+
 # --------------------------------------------------------------------------------------------
 # A misbehaving grad_fn is a reported failure, never a crash of the checker
 
@@ -284,7 +312,7 @@ def test_wrong_shape_is_reported_per_tensor():
     )
     assert report.wrong == {"W1"}
     assert "wrong shape (2, 4), expected (4, 2)" in report.diagnoses["W1"]
-    assert "fan_in, fan_out" in report.diagnoses["W1"]
+    assert "transposed" in report.diagnoses["W1"] and "dW1 = a.T @ delta" in report.diagnoses["W1"]
 
 
 def test_nan_is_reported():

@@ -188,8 +188,8 @@ def test_output_delta_without_the_activations_derivative_is_named():
         "output_activation": "identity",
         "loss_scale": 1.0,
     }, str(report)
-    assert f"its output delta is a - y, cross-entropy's on a = {output}(z)" in report.summary
-    assert f"multiplies by the derivative of {output}" in report.summary
+    assert f"its output delta is {output}(z) - y, the gradient of {twin}" in report.summary
+    assert f"the declared mse on {output}(z) also multiplies by {output}'(z)" in report.summary
 
 
 def test_an_l2_match_is_not_also_called_a_global_scale():

@@ -123,21 +123,28 @@ def test_keepdims_biases_are_a_convention_to_declare_not_a_wrong_gradient():
     report = check_backprop(grad_fn, activation="tanh", loss="mse", sizes=(3, 4, 2), seed=0)
     assert not report.ok
     assert report.summary.startswith('b0, b1: the wrong shape for layout="rows"; fix the shapes')
-    assert "their entries are right: a layout convention, not a wrong gradient" in report.summary
+    assert (
+        "their entries are right: a bias shape to declare, not a wrong gradient" in report.summary
+    )
     assert 'if your biases are (1, 4), declare bias_shape="row"' in report.diagnoses["b0"]
     declared = check_backprop(grad_fn, activation="tanh", loss="mse", bias_shape="row", seed=0)
     assert declared.ok, str(declared)
 
 
-def test_out_in_weights_in_rows_layout_point_to_torch():
-    torch_like = _in_layout(_rows_grad("tanh", "mse"), UserLayout("torch"))
+@pytest.mark.parametrize("layout, formula", [("rows", "a.T @ delta"), ("torch", "delta.T @ a")])
+def test_a_transposed_weight_gradient_is_a_bug_with_the_layouts_formula(layout, formula):
+    """The forward pass ran on weights in the declared layout, so a weight gradient that comes
+    back transposed is a bug to fix, not a layout to declare."""
+    good = _in_layout(_rows_grad("tanh", "mse"), UserLayout(layout))
 
-    def grad_fn(params, x, y):  # rows data and (in, out) params in; (out, in) grads out
-        return torch_like([(W.T, b) for W, b in params], x, y)
+    def grad_fn(params, x, y):
+        return [(gW.T, gb) for gW, gb in good(params, x, y)]
 
-    report = check_backprop(grad_fn, activation="tanh", loss="mse", sizes=(3, 4, 2), seed=0)
-    assert 'W (out, in) with x (batch, in), declare layout="torch"' in report.diagnoses["W0"]
-    assert "their entries are right: a layout convention" in report.summary  # the truth, transposed
+    report = check_backprop(
+        grad_fn, activation="tanh", loss="mse", layout=layout, sizes=(3, 4, 2), seed=0
+    )
+    assert f"compute dW0 = {formula}" in report.diagnoses["W0"], str(report)
+    assert "entries are right" not in report.summary
 
 
 def test_bias_shape_is_checked():
@@ -231,3 +238,15 @@ def test_localisation_writes_its_formulas_in_the_users_layout(layout, formula):
     )
     assert not report.ok
     assert formula in str(report), str(report)
+
+
+def test_dict_params_shape_summary_names_the_users_tensors():
+    lay = UserLayout("rows", "dict")
+    good = _in_layout(_rows_grad("tanh", "mse"), lay)
+
+    def grad_fn(params, x, y):
+        return {k: (v[None, :] if k[0] == "b" else v) for k, v in good(params, x, y).items()}
+
+    report = check_backprop(grad_fn, activation="tanh", loss="mse", params="dict", sizes=(3, 4, 2))
+    assert report.summary.startswith("b1, b2: the wrong shape"), report.summary
+    assert 'declare bias_shape="row"' in report.diagnoses["b1"]

@@ -7,7 +7,6 @@ report. Scale factors are read in :mod:`.scales`, the first wrong layer found in
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
@@ -18,13 +17,20 @@ from ..spec import ACTIVATIONS, LOSSES, MLPSpec
 from ..tolerance import rtol_for
 from .arguments import CONVENTION_DEFAULTS
 from .discovery import Setting, describe, discover
-from .evaluate import Evaluation, GradFn, Reference, compare, evaluate_problem
+from .evaluate import Evaluation, GradFn, Reference, evaluate_problem
 from .layouts import UserLayout
 from .localize import _formulas, localize
 from .report import BackpropReport, Counterexample, TensorCheck, fmt_num
-from .scales import _close, _factor_text, _Hints, _one_more_sample, _Status
-from .variants import backward_grads
+from .scales import _close, _factor_text, _Hints, _one_more_sample, _Status, tensor_status
+from .slips import moved_probe, shape_summary, untransposed_at, untransposed_text
 
+#: What numpy says when a product's shapes disagree (a layout other than the declared one?).
+_SHAPE_CRASH = re.compile(r"matmul|not aligned|could not be broadcast|operands could not")
+#: Every layout in a few words, for a grad_fn that crashed on shapes.
+LAYOUT_WORDS = (
+    "rows: W (in, out), x (batch, in); torch: W (out, in), x (batch, in); columns: W (out, in),"
+    " x (in, batch); biases (1, out) or (out, 1): bias_shape='row' or 'column'"
+)
 #: The largest logit below which exp cannot overflow in float64 (exp(709.78) is the largest).
 EXP_OVERFLOW = 709.0
 #: Cosine with the true gradient above which a small error is "slightly off", not a direction.
@@ -59,6 +65,11 @@ def fill_report(
         report.summary = f"fix the structure first: grad_fn must return {shape} shaped like params"
         if ev.error.startswith("grad_fn raised"):
             report.summary = "grad_fn crashed on this input (see the error above)"
+            if _SHAPE_CRASH.search(ev.error):
+                report.summary += (
+                    f"; a shape mismatch inside it: is its layout the declared one"
+                    f" ({layout.describe() or 'layout=rows'})? The others: {LAYOUT_WORDS}"
+                )
         return
     if ev.ok:
         report.notes.append("grad_fn passed when rerun on this example: it is not deterministic")
@@ -68,11 +79,11 @@ def fill_report(
         match = discover(grad_fn, reference, setting, (spec, params, x, y))
     report.matching_convention = match
     tensors, summary = _diagnose(ev, ce, grad_fn, reference, match)
-    js = None if match else _untransposed_at(ev, ce, reference)
+    js = None if match else untransposed_at(ev, ce, reference)
     if js:
-        tensors, summary = _untransposed_text(ce, tensors, js)
+        tensors, summary = untransposed_text(ce, tensors, js)
     if ev.bad_shapes:
-        summary = _shape_summary(ev, layout)
+        summary = shape_summary(ev, layout)
     rename = _renamer(layout)
     report.tensors = [
         TensorCheck(layout.name(t.name), t.comparison, t.ok, rename(t.diagnosis), t.shape)
@@ -86,77 +97,6 @@ def fill_report(
         report.summary = _match_text(match, setting) + (
             f" (as declared: {report.summary})" if tail else ""
         )
-
-
-def _untransposed_at(
-    ev: Evaluation, ce: Counterexample, reference: Reference
-) -> tuple[int, ...] | None:
-    """The layers ``j`` whose square ``W_j`` the delta went back through untransposed (all of
-    them, as a loop would, else one), if that slip reproduces every tensor grad_fn returned."""
-    if ev.got is None or ev.bad_shapes:
-        return None
-    square = [
-        j
-        for j in range(1, ce.spec.num_layers)
-        if ce.params[j][0].shape[0] == ce.params[j][0].shape[1] > 1
-    ]
-    for js in dict.fromkeys([tuple(square), *((j,) for j in square)]):
-        if not js:
-            continue
-        alt = backward_grads(reference, ce.spec, ce.params, ce.x, ce.y, untransposed=js)
-        checks = compare(ce.spec, ce.params, ce.x, ce.y, ev.got, alt, ce.layout)
-        if all(ok for _, _, ok in checks):
-            return js
-    return None
-
-
-def _untransposed_text(
-    ce: Counterexample, tensors: list[TensorCheck], js: tuple[int, ...]
-) -> tuple[list[TensorCheck], str]:
-    """Per-tensor lines and the summary for the delta sent back through ``W_j``, not
-    ``W_j.T``, at each layer ``j`` of ``js``."""
-    j = js[-1]  # the first such step from the output
-    back = _formulas(j - 1, ce.layout)[2]
-    named = ", ".join(f"W{k}" for k in js)
-    line = (
-        f"follows from the delta going back through {named} the wrong way round (see the summary)"
-    )
-    tensors = [t if t.ok else dataclasses.replace(t, diagnosis=line) for t in tensors]
-    n = ce.params[j][0].shape[0]
-    summary = (
-        f"the error enters at layer {j - 1}: the delta goes back through {named} the wrong way"
-        f" round (delta{j - 1} needs {back}); square weights ({n}x{n}) keep the shapes"
-        " agreeing, so nothing crashed"
-    )
-    return tensors, summary
-
-
-def _shape_summary(ev: Evaluation, layout: UserLayout) -> str:
-    """The summary when tensors have the wrong shape: fix the shapes first; and when their
-    entries are right all the same, that it is a layout convention to declare."""
-    assert ev.got is not None and ev.ref is not None
-    got = dict(zip(ev.spec.tensor_names, (t for pair in ev.got for t in pair)))
-    ref = dict(zip(ev.spec.tensor_names, (t for pair in ev.ref for t in pair)))
-
-    def same_entries(name: str) -> bool:
-        g, r = got[name], ref[name]
-        if g.size != r.size:
-            return False
-        bound = 1e-9 * max(1.0, float(np.abs(r).max(initial=0.0)))
-        return any(
-            np.allclose(c.reshape(r.shape), r, rtol=1e-7, atol=bound)
-            for c in ((g, g.T) if g.ndim == 2 else (g,))
-        )
-
-    names = ", ".join(layout.name(n) for n in ev.bad_shapes)
-    declared = layout.describe() or 'layout="rows"'
-    text = f"{names}: the wrong shape for {declared}; fix the shapes first"
-    if all(same_entries(n) for n in ev.bad_shapes):
-        text += (
-            " (their entries are right: a layout convention, not a wrong gradient; the"
-            " diagnosis says what to declare)"
-        )
-    return text
 
 
 def _renamer(layout: UserLayout):
@@ -178,11 +118,15 @@ def _match_text(match: dict, setting: Setting | None) -> str:
     )
     if "loss" in match and setting is not None:
         declared = setting.declared("output_activation")
-        out = declared if declared != CONVENTION_IDENTITY else "the output activation"
-        text += (
-            f"; its output delta is a - y, cross-entropy's on a = {out}(z): the declared"
-            f" {setting.loss} also multiplies by the derivative of {out}"
-        )
+        twin = LOSSES[match["loss"]].delta_of
+        text += f"; its output delta is {twin}(z) - y, the gradient of {match['loss']}"
+        if declared == twin:
+            text += f": the declared {setting.loss} on {twin}(z) also multiplies by {twin}'(z)"
+        else:  # the declared loss and output have no such delta: a sigmoid where none is meant?
+            text += (
+                f", not of the declared {setting.loss} (output {declared}): is a {twin} applied"
+                " to the output where it should not be?"
+            )
     elif "output_activation" in match and setting is not None:
         declared = setting.declared("output_activation")
         if match["output_activation"] != CONVENTION_IDENTITY:
@@ -214,7 +158,7 @@ def _diagnose(
     for (c, tolerance, ok), (_, got, ref) in zip(ev.checks, tensors):
         tol = tolerance.entries()
         got64 = got.astype(np.float64)
-        statuses[c.name] = _tensor_status(got64, ref, tol, ok)
+        statuses[c.name] = tensor_status(got64, ref, tol, ok)
         rows.append((c, ok, got64, ref, tol))
     bigger: list[Evaluation] = []
 
@@ -237,33 +181,19 @@ def _diagnose(
             return scales[0]
         return None
 
-    hints_for = _Hints(ce, rtol, probe)
+    hints_for = _Hints(ce, rtol, probe, moved_probe(grad_fn, reference, ce, statuses, rtol))
     checks = []
     for c, ok, got64, ref, tol in rows:
         diag = ""
         if not ok:
             W = ce.params[int(c.name[1:])][0] if c.name[0] == "W" else None
-            if c.name in ev.bad_shapes and (not ce.layout.is_default or c.name[0] == "b"):
+            if c.name in ev.bad_shapes:
                 diag = ce.layout.shape_text(c.name, *ev.bad_shapes[c.name])
             else:
                 diag = _diagnose_tensor(got64, ref, c, tol, statuses[c.name], hints_for, W, match)
         shape = ce.layout.shape_of(c.name, ce.sizes)
         checks.append(TensorCheck(c.name, c, ok, diag, shape))
     return checks, localize(ce.spec, statuses, hints_for)
-
-
-def _tensor_status(got: np.ndarray, ref: np.ndarray, tol: np.ndarray, ok: bool) -> _Status:
-    if ok:
-        return _Status(1.0, free=not np.any(ref) and not np.any(got))
-    if got.shape != ref.shape or not np.all(np.isfinite(got)):
-        return _Status(None)
-    rr = float(np.linalg.norm(ref))
-    if rr == 0:
-        return _Status(None)
-    s = float(np.vdot(got, ref)) / rr / rr
-    if s != 0 and np.all(np.abs(got - s * ref) <= abs(s) * tol):
-        return _Status(s)
-    return _Status(None)
 
 
 def _l2_text(
@@ -313,7 +243,9 @@ def _diagnose_tensor(
     l2 = _l2_text(got, ref, W, tol, float(ce.spec.l2))
     if l2:
         return l2
-    if match and ("output_activation" in match or ("l2" in match and W is not None)):
+    if match and (
+        "output_activation" in match or "loss" in match or ("l2" in match and W is not None)
+    ):
         return f"right for {describe(match)} (see the summary): not a bug in this tensor alone"
     if not np.any(got):
         return (
@@ -324,9 +256,8 @@ def _diagnose_tensor(
         return _scale_text(status.scale, got.size, hints_for)
     if got.ndim == 2 and got.shape[0] == got.shape[1] and got.shape[0] > 1:
         if np.all(np.abs(got.T - ref) <= tol):
-            return (
-                "transposed: got.T equals the true gradient (compute a.T @ delta, not delta.T @ a)"
-            )
+            dw = _formulas(int(c.name[1:]), ce.layout)[1]
+            return f"transposed: got.T equals the true gradient (compute d{c.name} = {dw})"
     diff = np.abs(got - ref) > tol
     zero_missing = diff & (got == 0)
     if diff.any() and np.array_equal(diff, zero_missing):
@@ -354,10 +285,7 @@ def _diagnose_tensor(
 def _shape_text(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     msg = f"wrong shape {got}, expected {expected}"
     if got == expected[::-1] and len(expected) == 2:
-        return (
-            msg + ": W must be laid out (fan_in, fan_out); transpose it, or, if your weights"
-            ' are W (out, in) with x (batch, in), declare layout="torch"'
-        )
+        return msg + ": W must be laid out (fan_in, fan_out); compute dW = a.T @ delta"
     if np.prod(got) == np.prod(expected):
         return msg + " (same number of entries: reshape, or a squeezed axis)"
     return msg

@@ -119,6 +119,13 @@ class UserLayout:
     def b_shape(self, fan_out: int) -> tuple[int, ...]:
         return BIAS_SHAPES[self.bias](fan_out)
 
+    def dw_formula(self) -> str:
+        """A weight gradient's product in this layout, from the layer's input ``a`` and its
+        ``delta``."""
+        if self.columns:
+            return "delta @ a.T"
+        return "delta.T @ a" if self.out_in else "a.T @ delta"
+
     def user_w(self, W: np.ndarray) -> np.ndarray:
         """An internal (in, out) weight matrix as the user holds it (a view)."""
         return W.T if self.out_in else W
@@ -206,7 +213,8 @@ class UserLayout:
         return a.reshape(-1)
 
     def shape_text(self, internal: str, got: tuple, want: tuple) -> str:
-        """The diagnosis of a tensor of a wrong shape, in the user's shapes."""
+        """The diagnosis of a tensor of a wrong shape, in the user's shapes (tensor names
+        internal: the report renames them with the rest of its text)."""
         return f"wrong shape {got}, expected {want}" + self._shape_hint(internal, got, want)
 
     def _list(self, out: object, sizes: Sequence[int], what: str) -> list[tuple[object, object]]:
@@ -268,10 +276,7 @@ class UserLayout:
         if self.bias_shape is not None:
             where += f', bias_shape="{self.bias_shape}"'
         if internal[0] == "W" and len(want) == 2 and tuple(got) == want[::-1]:
-            other = {"rows": 'W (out, in) with x (batch, in) is layout="torch"'}
-            other["torch"] = 'W (in, out) is layout="rows"'
-            fix = f"; {other[self.layout]}" if self.layout in other else ""
-            return f" (transposed; {where}{fix})"
+            return f" (transposed; {where}: compute d{internal} = {self.dw_formula()})"
         if int(np.prod(got)) == int(np.prod(want)):
             fix = ""
             if internal[0] == "b":

@@ -46,6 +46,15 @@ def localize(spec: MLPSpec, statuses: dict[str, _Status], hints_for: _Hints) -> 
             continue
         return _entry_line(spec, i, w, b, s, right, statuses, hints_for)
     assert s is not None
+    elsewhere = hints_for.moved(s) if hints_for.moved is not None else None
+    if elsewhere is not None and not _close(elsewhere, s, rtol):
+        then = "no pure scale" if elsewhere != elsewhere else f"{_factor_text(elsewhere, rtol)} x"
+        return (
+            f"every tensor is {_factor_text(s, rtol)} x the true gradient here, but {then} once"
+            f" the parameters move: not a constant factor but one that depends on z, so a"
+            f" derivative missing or extra in the output delta dL/dz (the output activation's?"
+            f" the loss's: {loss_text(spec)})"
+        )
     return (
         f"every tensor is the true gradient times {_scale_phrase(s, hints_for)}: one global"
         f" factor, in the loss's normalisation or the output delta"

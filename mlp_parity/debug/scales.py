@@ -24,6 +24,22 @@ class _Status:
     free: bool = False
 
 
+def tensor_status(got: np.ndarray, ref: np.ndarray, tol: np.ndarray, ok: bool) -> _Status:
+    """``got`` as a factor of ``ref`` within ``tol`` per entry: 1 when ``ok``, None when it is
+    not a pure scale (or has another shape, or NaN/inf)."""
+    if ok:
+        return _Status(1.0, free=not np.any(ref) and not np.any(got))
+    if got.shape != ref.shape or not np.all(np.isfinite(got)):
+        return _Status(None)
+    rr = float(np.linalg.norm(ref))
+    if rr == 0:
+        return _Status(None)
+    s = float(np.vdot(got, ref)) / rr / rr
+    if s != 0 and np.all(np.abs(got - s * ref) <= abs(s) * tol):
+        return _Status(s)
+    return _Status(None)
+
+
 def _close(a: float, b: float, rtol: float) -> bool:
     return bool(np.isfinite(a) and np.isfinite(b) and abs(a - b) <= rtol * max(abs(a), abs(b)))
 
@@ -152,6 +168,9 @@ class _Hints:
     ce: Counterexample
     rtol: float
     probe: Callable[[float], float | None] | None = None
+    #: The factor of the same tensors once the parameters move (NaN: no longer a pure
+    #: scale; None: not measured): a true global factor stays, a derivative's changes.
+    moved: Callable[[float], float | None] | None = None
 
     def __call__(self, s: float) -> str:
         """What factor ``s`` may mean, e.g. ``= batch size: summed over ...``; "" if nothing."""
