@@ -82,3 +82,21 @@ def test_losses_are_stable_for_huge_logits():
         for act in ACTIVATIONS.values():
             assert np.all(np.isfinite(act.value(z))) and np.all(np.isfinite(act.grad(z)))
     assert LOSSES["softmax_cross_entropy"].value(z, y) == pytest.approx(2e5)
+
+
+def test_sigmoid_cross_entropy_gradient_keeps_its_digits_far_in_the_tail():
+    """Regression (a Hypothesis draw): at z = -56 the tanh-form sigmoid rounds to 0, so the
+    numpy engine's whole gradient, sigmoid(z) - y with y = 0, was 0 against 4.7e-25."""
+    from mlp_parity import loss_and_grad
+    from mlp_parity.spec.activations import sigmoid_relative
+
+    z = np.array([-800.0, -56.0, -30.0, 0.0, 30.0, 800.0])
+    exact = np.array(
+        [0.0, np.exp(-56.0) / (1 + np.exp(-56.0)), np.exp(-30.0) / (1 + np.exp(-30.0)), 0.5]
+    )
+    np.testing.assert_allclose(sigmoid_relative(z)[:4], exact, rtol=1e-15, atol=0)
+    assert sigmoid_relative(z)[-1] == 1.0
+    spec = MLPSpec((1, 1), "identity", "sigmoid_cross_entropy")
+    grads = loss_and_grad(spec, [(np.array([[1.0]]), np.array([0.0]))], np.array([[-56.0]]),
+                          np.array([[0.0]]), backend="numpy")[1]  # fmt: skip
+    assert grads[0][1][0] == pytest.approx(exact[1], rel=1e-14)

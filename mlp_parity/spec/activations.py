@@ -18,6 +18,14 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+def sigmoid_relative(z: np.ndarray) -> np.ndarray:
+    """The sigmoid to a small *relative* error in both tails, for a loss's gradient: the tanh
+    form rounds to 0 below z = -37 and keeps few digits below -20, which is harmless inside a
+    network but not when sigmoid(z) - y is all a gradient holds. Never overflows."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
 def _sigmoid_into(z: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
     np.multiply(z, 0.5, out=out)  # the same operations (same rounding) as sigmoid
     np.tanh(out, out=out)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import sigmoid as _sigmoid
+from .activations import sigmoid_relative as _sigmoid
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
