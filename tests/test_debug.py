@@ -312,7 +312,9 @@ def test_wrong_shape_is_reported_per_tensor():
     )
     assert report.wrong == {"W1"}
     assert "wrong shape (2, 4), expected (4, 2)" in report.diagnoses["W1"]
-    assert "transposed" in report.diagnoses["W1"] and "dW1 = a.T @ delta" in report.diagnoses["W1"]
+    assert (
+        "transposed" in report.diagnoses["W1"] and "dW1 = a1.T @ delta1" in report.diagnoses["W1"]
+    )
 
 
 def test_nan_is_reported():

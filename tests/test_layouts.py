@@ -131,7 +131,7 @@ def test_keepdims_biases_are_a_convention_to_declare_not_a_wrong_gradient():
     assert declared.ok, str(declared)
 
 
-@pytest.mark.parametrize("layout, formula", [("rows", "a.T @ delta"), ("torch", "delta.T @ a")])
+@pytest.mark.parametrize("layout, formula", [("rows", "a0.T @ delta0"), ("torch", "delta0.T @ a0")])
 def test_a_transposed_weight_gradient_is_a_bug_with_the_layouts_formula(layout, formula):
     """The forward pass ran on weights in the declared layout, so a weight gradient that comes
     back transposed is a bug to fix, not a layout to declare."""

@@ -18,19 +18,14 @@ from ..tolerance import rtol_for
 from .arguments import CONVENTION_DEFAULTS
 from .discovery import Setting, describe, discover
 from .evaluate import Evaluation, GradFn, Reference, evaluate_problem
-from .layouts import UserLayout
-from .localize import _formulas, localize
+from .layouts import UserLayout, layouts_text
+from .localize import localize
 from .report import BackpropReport, Counterexample, TensorCheck, fmt_num
 from .scales import _close, _factor_text, _Hints, _one_more_sample, _Status, tensor_status
 from .slips import moved_probe, shape_summary, untransposed_at, untransposed_text
 
 #: What numpy says when a product's shapes disagree (a layout other than the declared one?).
 _SHAPE_CRASH = re.compile(r"matmul|not aligned|could not be broadcast|operands could not")
-#: Every layout in a few words, for a grad_fn that crashed on shapes.
-LAYOUT_WORDS = (
-    "rows: W (in, out), x (batch, in); torch: W (out, in), x (batch, in); columns: W (out, in),"
-    " x (in, batch); biases (1, out) or (out, 1): bias_shape='row' or 'column'"
-)
 #: The largest logit below which exp cannot overflow in float64 (exp(709.78) is the largest).
 EXP_OVERFLOW = 709.0
 #: Cosine with the true gradient above which a small error is "slightly off", not a direction.
@@ -68,7 +63,7 @@ def fill_report(
             if _SHAPE_CRASH.search(ev.error):
                 report.summary += (
                     f"; a shape mismatch inside it: is its layout the declared one"
-                    f" ({layout.describe() or 'layout=rows'})? The others: {LAYOUT_WORDS}"
+                    f" ({layout.describe() or 'layout=rows'})? The others: {layouts_text()}"
                 )
         return
     if ev.ok:
@@ -256,7 +251,7 @@ def _diagnose_tensor(
         return _scale_text(status.scale, got.size, hints_for)
     if got.ndim == 2 and got.shape[0] == got.shape[1] and got.shape[0] > 1:
         if np.all(np.abs(got.T - ref) <= tol):
-            dw = _formulas(int(c.name[1:]), ce.layout)[1]
+            dw = ce.layout.formulas(int(c.name[1:]))[1]
             return f"transposed: got.T equals the true gradient (compute d{c.name} = {dw})"
     diff = np.abs(got - ref) > tol
     zero_missing = diff & (got == 0)

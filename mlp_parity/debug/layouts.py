@@ -32,6 +32,12 @@ _LAYOUT_FACTS = {
 }
 
 
+def layouts_text() -> str:
+    """Every layout and bias shape in a few words (for a grad_fn that crashed on shapes)."""
+    layouts = "; ".join(f"{name}: {facts[3]}" for name, facts in _LAYOUT_FACTS.items())
+    return f"{layouts}; other biases: bias_shape={'/'.join(BIAS_SHAPES)}"
+
+
 class Malformed(Exception):
     """grad_fn raised or returned something that is not the gradients in its layout."""
 
@@ -119,12 +125,15 @@ class UserLayout:
     def b_shape(self, fan_out: int) -> tuple[int, ...]:
         return BIAS_SHAPES[self.bias](fan_out)
 
-    def dw_formula(self) -> str:
-        """A weight gradient's product in this layout, from the layer's input ``a`` and its
-        ``delta``."""
+    def formulas(self, i: int) -> tuple[str, str, str]:
+        """Layer ``i``'s bias gradient, weight gradient and back-propagated product as the
+        user writes them: rows (batch, features) with W (in, out), columns (features, batch)
+        with W (out, in), or torch (batch, features) with W (out, in)."""
         if self.columns:
-            return "delta @ a.T"
-        return "delta.T @ a" if self.out_in else "a.T @ delta"
+            return f"delta{i}.sum(axis=1)", f"delta{i} @ a{i}.T", f"W{i + 1}.T @ delta{i + 1}"
+        if self.out_in:
+            return f"delta{i}.sum(axis=0)", f"delta{i}.T @ a{i}", f"delta{i + 1} @ W{i + 1}"
+        return f"delta{i}.sum(axis=0)", f"a{i}.T @ delta{i}", f"delta{i + 1} @ W{i + 1}.T"
 
     def user_w(self, W: np.ndarray) -> np.ndarray:
         """An internal (in, out) weight matrix as the user holds it (a view)."""
@@ -276,7 +285,8 @@ class UserLayout:
         if self.bias_shape is not None:
             where += f', bias_shape="{self.bias_shape}"'
         if internal[0] == "W" and len(want) == 2 and tuple(got) == want[::-1]:
-            return f" (transposed; {where}: compute d{internal} = {self.dw_formula()})"
+            dw = self.formulas(int(internal[1:]))[1]
+            return f" (transposed; {where}: compute d{internal} = {dw})"
         if int(np.prod(got)) == int(np.prod(want)):
             fix = ""
             if internal[0] == "b":

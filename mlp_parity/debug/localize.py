@@ -4,7 +4,6 @@ from the output, and the first layer that is not, with the formula to look at.""
 from __future__ import annotations
 
 from ..spec import CONVENTION_DEFAULTS, LOSSES, REDUCTIONS, MLPSpec
-from .layouts import UserLayout
 from .scales import _close, _factor_text, _Hints, _Status
 
 
@@ -82,17 +81,6 @@ def loss_text(spec: MLPSpec) -> str:
     return text
 
 
-def _formulas(i: int, layout: UserLayout) -> tuple[str, str, str]:
-    """Layer ``i``'s bias gradient, weight gradient and back-propagated product in the user's
-    layout: rows (batch, features) with W (in, out), columns (features, batch) with W (out,
-    in), or torch (batch, features) with W (out, in)."""
-    if layout.columns:
-        return f"delta{i}.sum(axis=1)", f"delta{i} @ a{i}.T", f"W{i + 1}.T @ delta{i + 1}"
-    if layout.out_in:
-        return f"delta{i}.sum(axis=0)", f"delta{i}.T @ a{i}", f"delta{i + 1} @ W{i + 1}"
-    return f"delta{i}.sum(axis=0)", f"a{i}.T @ delta{i}", f"delta{i + 1} @ W{i + 1}.T"
-
-
 def _entry_line(
     spec: MLPSpec,
     i: int,
@@ -128,7 +116,7 @@ def _entry_line(
         return ""
 
     where = "the output layer, layer" if i == spec.num_layers - 1 else "layer"
-    db, dw, back = _formulas(i, hints_for.ce.layout)
+    db, dw, back = hints_for.ce.layout.formulas(i)
     if fits(w) and not fits(b):
         cause = f"b{i} only (W{i}, hence delta{i}, is consistent): check db{i} = {db}" + also("b")
     elif fits(b) and not fits(w):

@@ -13,7 +13,6 @@ import numpy as np
 
 from .evaluate import Evaluation, GradFn, Reference, compare, evaluate_problem
 from .layouts import UserLayout
-from .localize import _formulas
 from .report import Counterexample, TensorCheck
 from .scales import _close, _Status, tensor_status
 from .variants import backward_grads
@@ -54,7 +53,7 @@ def untransposed_text(
     """Per-tensor lines and the summary for the delta sent back through ``W_j``, not
     ``W_j.T``, at each layer ``j`` of ``js``."""
     j = js[-1]  # the first such step from the output
-    back = _formulas(j - 1, ce.layout)[2]
+    back = ce.layout.formulas(j - 1)[2]
     named = ", ".join(f"W{k}" for k in js)
     line = (
         f"follows from the delta going back through {named} the wrong way round (see the summary)"
