@@ -72,8 +72,8 @@ def loss_text(spec: MLPSpec) -> str:
         text = spec.loss
         if spec.output_activation != plain:
             text += f" on {spec.output_activation}(z)"
-        reduced = "its natural mean" if spec.reduction == "mean" else spec.reduction
-        text += f", {REDUCTIONS[reduced].description if reduced in REDUCTIONS else reduced}"
+        mean = spec.reduction == "mean"  # its long description is about every loss
+        text += ", its natural mean" if mean else f", {REDUCTIONS[spec.reduction].description}"
     if spec.loss_scale != 1:
         text = f"{spec.loss_scale:g} x ({text})"
     if spec.l2:
