@@ -167,24 +167,22 @@ def _check_range(what: str, lo: object, hi: object) -> None:
         raise ValueError(f"min_{what} ({lo}) must be <= max_{what} ({hi})")
 
 
-def _known(what: str, options: tuple, every: Sequence) -> tuple:
-    """``options`` when each is one of ``every``; else a ValueError naming the keyword."""
-    unknown = [o for o in options if o not in every]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r}; expected one of {', '.join(every)}")
-    return options
-
-
-def _options(value: object, every: Sequence, what: str) -> tuple:
+def _options(value: object, every: Sequence, what: str, *, named: bool = False) -> tuple:
     """The values a keyword allows: ``None`` every one, a str/number/bool itself, a sequence
-    its members."""
+    its members. With ``named`` (``every`` is the closed set of names, not examples of
+    numbers), a value outside it is a ValueError naming the keyword."""
     if value is None:
         return tuple(every)
     if isinstance(value, (str, bytes, bool, int, float, np.number)):
-        return (value,)
-    if isinstance(value, Sequence) and len(value) > 0:
-        return tuple(value)
-    raise ValueError(f"{what} must be a value, a non-empty sequence of values or None")
+        options: tuple = (value,)
+    elif isinstance(value, Sequence) and len(value) > 0:
+        options = tuple(value)
+    else:
+        raise ValueError(f"{what} must be a value, a non-empty sequence of values or None")
+    unknown = [o for o in options if named and o not in every]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; expected one of {', '.join(every)}")
+    return options
 
 
 def _draw_one(draw, options: tuple):
@@ -195,9 +193,13 @@ def _draw_one(draw, options: tuple):
 def _loss_and_output(draw, loss: object, output_activation: object) -> tuple[str, str]:
     """A loss and an output activation it accepts, from the two keywords' options."""
     default = output_activation == LOSS_DEFAULT
-    outs = _options(None if default else output_activation, OUTPUT_ACTIVATIONS, "output_activation")
-    _known("output_activation", outs, tuple(OUTPUT_ACTIVATIONS))
-    names = _known("loss", _options(loss, _loss_order(), "loss"), _loss_order())
+    outs = _options(
+        None if default else output_activation,
+        tuple(OUTPUT_ACTIVATIONS),
+        "output_activation",
+        named=True,
+    )
+    names = _options(loss, _loss_order(), "loss", named=True)
     if not default:
         names = tuple(n for n in names if set(LOSSES[n].output_activations) & set(outs))
         if not names:
@@ -251,7 +253,7 @@ def specs(
         )
     )
     if activation is not None:
-        _known("activation", _options(activation, ACTIVATIONS, "activation"), sorted(ACTIVATIONS))
+        _options(activation, sorted(ACTIVATIONS), "activation", named=True)
     act = draw(_choice(activation, activations()))
     name, out = _loss_and_output(draw, loss, output_activation)
     return MLPSpec(
@@ -259,10 +261,7 @@ def specs(
         act,
         name,
         output_activation=out,
-        reduction=_draw_one(
-            draw,
-            _known("reduction", _options(reduction, REDUCTIONS, "reduction"), tuple(REDUCTIONS)),
-        ),
+        reduction=_draw_one(draw, _options(reduction, tuple(REDUCTIONS), "reduction", named=True)),
         loss_scale=_draw_one(draw, _options(loss_scale, LOSS_SCALES, "loss_scale")),
         l2=_draw_one(draw, _options(l2, L2_STRENGTHS, "l2")),
         use_bias=_draw_one(draw, _options(use_bias, (True, False), "use_bias")),
@@ -372,7 +371,6 @@ def problems(
     ``output_activation``, ``reduction``, ...) go to :func:`specs`. A loss on probabilities
     (categorical cross-entropy) is not drawn where a row's probabilities all underflow to 0
     (their renormalisation is 0/0 in every engine)."""
-    _check_range("batch", min_batch, max_batch)
     if spec is None:
         spec = draw(_specs(tuple(sorted(spec_kwargs.items()))))
     params = draw(_params_for(spec, dtype, large))
