@@ -127,17 +127,17 @@ def reproduce_numpy(
         start = time.perf_counter()
         logs = [run_numpy(data, v.gradient, lr, s, rounds, init) for s in seeds]
         curves = mean_curves(logs)
+        runs = [logged(log, listed) for log in logs]
         variants[v.key] = {
             "label": v.label,
             "learning_rate": lr,
             "mean_over_outputs": v.gradient.mean_over_outputs,
             "true_derivative": v.gradient.true_derivative,
             **logged(curves, listed),
-            "std_over_seeds": {
-                k: np.std([[log[k][r - 1] for r in listed] for log in logs], axis=0).tolist()
-                for k in loop.LOG_KEYS
+            "std_over_seeds": {  # ddof 0, an older key: closeness' run_sd is ddof 1
+                k: np.std([run[k] for run in runs], axis=0).tolist() for k in loop.LOG_KEYS
             },
-            "runs": [logged(log, listed) for log in logs],
+            "runs": runs,
             "last_rounds_mean": {
                 k: float(np.mean(curves[k][-SCORE_ROUNDS:])) for k in loop.LOG_KEYS
             },
