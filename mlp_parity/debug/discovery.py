@@ -90,7 +90,7 @@ def _candidates(setting: Setting) -> list[dict]:
     scales = list(dict.fromkeys([float(setting.declared("loss_scale")), *SCALES]))  # type: ignore[arg-type]
     heads: list[dict] = [{"output_activation": o} for o in OUTPUT_ACTIVATIONS]
     heads += [  # a backprop using a - y as its output delta is right for such a loss
-        {"loss": name, "output_activation": "identity"}
+        {"loss": name, "output_activation": loss.output_activations[0]}
         for name, loss in LOSSES.items()
         if loss.delta_of and name != setting.loss
     ]
